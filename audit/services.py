@@ -1,0 +1,180 @@
+"""Writing and verifying the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.middleware import current_request_context
+from audit.models import ActorType, AuditChainHead, AuditEvent, AuditStatus
+
+if TYPE_CHECKING:
+    from stackdock.models import Organization
+    from stackdock.permissions import Actor
+
+CENSOR = "********"
+GENESIS = "0" * 64
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|(^|_)key$|api_?key|private|credential|authorization|cookie|session",
+    re.IGNORECASE,
+)
+
+
+def redact(value: Any) -> Any:
+    """Replace, recursively, the value of any key that names a secret."""
+    if isinstance(value, dict):
+        return {
+            str(k): (CENSOR if _SECRET_KEY.search(str(k)) else redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def _chain_for(org_id: int | None) -> str:
+    return f"org:{org_id}" if org_id is not None else "global"
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    body = {
+        "chain": event.chain,
+        "seq": event.seq,
+        "org": event.org_id,
+        "actor_type": event.actor_type,
+        "actor_user": event.actor_user_id,
+        "actor_token_prefix": event.actor_token_prefix,
+        "actor_repr": event.actor_repr,
+        "operation": event.operation,
+        "status": event.status,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "target_repr": event.target_repr,
+        "metadata": event.metadata,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "request_id": event.request_id,
+        "created_at": event.created_at.isoformat(timespec="microseconds"),
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def _target_fields(target: Any) -> tuple[str, str, str]:
+    if target is None:
+        return "", "", ""
+    if isinstance(target, tuple):  # (type, id, repr) for things that are not rows
+        kind, ident, text = target
+        return str(kind)[:64], str(ident)[:64], str(text)[:300]
+    meta = getattr(target, "_meta", None)
+    kind = meta.label_lower if meta is not None else type(target).__name__.lower()
+    return kind[:64], str(getattr(target, "pk", ""))[:64], str(target)[:300]
+
+
+def audit_log(
+    *,
+    actor: Actor | None,
+    org: Organization | None,
+    operation: str,
+    status: str = AuditStatus.SUCCESS,
+    target: Any = None,
+    metadata: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event, inside the caller's transaction (or its own).
+
+    ``metadata`` is redacted recursively: any key naming a secret is censored.
+    """
+    if status not in AuditStatus.values:
+        raise ValueError(f"unknown audit status {status!r}")
+    ctx = current_request_context()
+    target_type, target_id, target_repr = _target_fields(target)
+    if actor is None or actor.is_system:
+        actor_type, user_id, token_prefix = ActorType.SYSTEM, None, ""
+        actor_repr = str(actor) if actor is not None else "system"
+    else:
+        user_id = actor.user.pk if actor.user is not None else None
+        token_prefix = actor.token.prefix if actor.token is not None else ""
+        actor_type = ActorType.TOKEN if actor.token is not None else ActorType.USER
+        actor_repr = str(actor)
+    org_id = org.pk if org is not None else None
+    chain = _chain_for(org_id)
+    clean_metadata = json.loads(json.dumps(redact(metadata or {}), default=str))
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(
+            chain=chain, defaults={"seq": 0, "hash": GENESIS}
+        )
+        event = AuditEvent(
+            chain=chain,
+            seq=head.seq + 1,
+            org_id=org_id,
+            actor_type=actor_type,
+            actor_user_id=user_id,
+            actor_token_prefix=token_prefix,
+            actor_repr=actor_repr[:300],
+            operation=operation,
+            status=status,
+            target_type=target_type,
+            target_id=target_id,
+            target_repr=target_repr,
+            metadata=clean_metadata,
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            request_id=ctx.request_id,
+            created_at=timezone.now(),
+            prev_hash=head.hash,
+        )
+        event.hash = compute_hash(event)
+        event.save()
+        AuditChainHead.objects.filter(chain=chain).update(seq=event.seq, hash=event.hash)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    event_id: int
+    chain: str
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"audit event {self.event_id} ({self.chain} #{self.seq}): {self.reason}"
+
+
+def verify_chain(*, org: Organization | None = None, batch_size: int = 2000) -> ChainProblem | None:
+    """Recompute every hash; return the first broken event, or None when intact."""
+    chains = (
+        [_chain_for(org.pk)]
+        if org is not None
+        else list(AuditChainHead.objects.order_by("chain").values_list("chain", flat=True))
+    )
+    for chain in chains:
+        prev_hash, expected_seq = GENESIS, 1
+        qs = AuditEvent.objects.filter(chain=chain).order_by("seq")
+        last_seq = 0
+        while True:
+            batch = list(qs.filter(seq__gt=last_seq)[:batch_size])
+            if not batch:
+                break
+            for event in batch:
+                if event.seq != expected_seq:
+                    return ChainProblem(
+                        event.pk, chain, event.seq, f"expected #{expected_seq}: an event is missing"
+                    )
+                if event.prev_hash != prev_hash:
+                    return ChainProblem(event.pk, chain, event.seq, "previous hash does not match")
+                if compute_hash(event) != event.hash:
+                    return ChainProblem(event.pk, chain, event.seq, "contents were changed")
+                prev_hash, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
+        head = AuditChainHead.objects.filter(chain=chain).first()
+        if head is not None and head.seq != last_seq:
+            return ChainProblem(0, chain, head.seq, f"events after #{last_seq} are missing")
+    return None

@@ -1,0 +1,74 @@
+"""Admin for docks: credentials can be set or replaced through a form, never displayed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from docks.models import SECRET_FIELDS, Bucket, Database, Dock, Domain, Server, WebService
+from docks.services import dock_set_credentials
+from stackdock.admin import admin_actor
+
+
+class JsonSecretField(forms.CharField):
+    """A write-only JSON object field: rendered empty, left empty = keep what is stored."""
+
+    widget = forms.PasswordInput(render_value=False)
+
+    def to_python(self, value: Any) -> dict[str, Any] | None:
+        value = super().to_python(value)
+        if not value:
+            return None
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise forms.ValidationError("must be a JSON object, e.g. {\"api_token\": \"...\"}") from None
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError("must be a JSON object")
+        return parsed
+
+
+class DockAdminForm(forms.ModelForm):
+    new_credentials = JsonSecretField(
+        required=False, help_text="Replace the API credentials (JSON object). Leave empty to keep."
+    )
+    new_provisioning_credentials = JsonSecretField(
+        required=False, help_text="Replace the provisioning credentials (JSON). Leave empty to keep."
+    )
+
+    class Meta:
+        model = Dock
+        exclude = list(SECRET_FIELDS)
+
+
+@admin.register(Dock)
+class DockAdmin(admin.ModelAdmin):
+    form = DockAdminForm
+    list_display = ["name", "org", "provider", "sync_status", "last_sync_at", "emulated"]
+    list_filter = ["provider", "sync_status", "org"]
+    search_fields = ["name"]
+    readonly_fields = ["credential_fields", "credentials_changed_at", "previous_credentials_expire_at",
+                       "last_sync_at", "sync_error", "sync_failures"]
+
+    def save_model(self, request: HttpRequest, obj: Dock, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        creds = form.cleaned_data.get("new_credentials")
+        prov = form.cleaned_data.get("new_provisioning_credentials")
+        if creds is not None or prov is not None:
+            dock_set_credentials(actor=admin_actor(request, obj.org), dock=obj,
+                                 credentials=creds, provisioning_credentials=prov)
+
+
+class UniversalAdmin(admin.ModelAdmin):
+    list_display = ["name", "org", "dock", "provider", "status", "provisioning_source",
+                    "provisioning_state"]
+    list_filter = ["provider", "provisioning_source", "provisioning_state"]
+    search_fields = ["name", "provider_resource_id"]
+
+
+for _model in (Server, WebService, Domain, Database, Bucket):
+    admin.site.register(_model, UniversalAdmin)

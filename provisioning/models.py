@@ -1,0 +1,3 @@
+"""Stacks, operations and engine state (see docs/ENGINE.md)."""
+
+from __future__ import annotations

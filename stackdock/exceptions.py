@@ -1,0 +1,50 @@
+"""Domain errors. The API's exception handler maps each to one HTTP status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class ApplicationError(Exception):
+    """Base for every error a service raises on purpose."""
+
+    status_code = 400
+    code = "error"
+
+    def __init__(
+        self, message: str, *, fields: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = {k: list(v) for k, v in (fields or {}).items()}
+
+
+class ValidationError(ApplicationError):
+    status_code = 400
+    code = "invalid"
+
+
+class NotFound(ApplicationError):
+    """Unknown, or another organization's (never reveal which)."""
+
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, message: str = "Not found.", **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(message, **kwargs)
+
+
+class PermissionDenied(ApplicationError):
+    """Your organization's object, but your role or grant does not allow this."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"

@@ -1,0 +1,296 @@
+"""Writes on organizations, members, roles and API tokens. Each is audited."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_log
+from stackdock.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from stackdock.models import (
+    BUILTIN_ROLES,
+    LEVEL_RANK,
+    TOKEN_PREFIX,
+    ApiToken,
+    Area,
+    Level,
+    Membership,
+    Organization,
+    Role,
+    hash_token,
+    normalize_permissions,
+)
+from stackdock.permissions import Actor, require
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+User = get_user_model()
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        raise ValidationError(
+            f"{email!r} is not a valid email address.", fields={"email": ["not a valid email"]}
+        ) from None
+    return email
+
+
+def user_get_or_create(*, email: str, password: str | None = None) -> tuple[Any, bool]:
+    """The user whose username is ``email``; created (with ``password``) if missing."""
+    email = _clean_email(email)
+    user = User.objects.filter(username=email).first()
+    if user is not None:
+        return user, False
+    user = User(username=email, email=email)
+    if password:
+        try:
+            validate_password(password, user)
+        except DjangoValidationError as exc:
+            raise ValidationError(
+                "Password rejected: " + " ".join(exc.messages), fields={"password": exc.messages}
+            ) from None
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user, True
+
+
+def org_create(*, slug: str, name: str | None = None, owner_email: str, password: str | None = None,
+               actor: Actor | None = None) -> tuple[Organization, Membership]:
+    """Create an organization, its built-in roles and its owner's membership."""
+    slug = (slug or "").strip().lower()
+    if not _SLUG.match(slug):
+        raise ValidationError(
+            f"{slug!r} is not a valid organization slug: use 1-63 lowercase letters, digits "
+            "or hyphens, starting with a letter or digit.",
+            fields={"slug": ["invalid slug"]},
+        )
+    with transaction.atomic():
+        if Organization.objects.filter(slug=slug).exists():
+            raise Conflict(f"Organization {slug!r} already exists.", fields={"slug": ["taken"]})
+        user, created = user_get_or_create(email=owner_email, password=password)
+        org = Organization.objects.create(slug=slug, name=name or slug)
+        roles = {
+            role_name: Role.objects.create(
+                org=org, name=role_name, permissions=perms, builtin=True
+            )
+            for role_name, perms in BUILTIN_ROLES.items()
+        }
+        membership = Membership.objects.create(user=user, org=org, role=roles["owner"])
+        acting = actor or Actor.system("create_org", org)
+        audit_log(actor=acting, org=org, operation="org.create", target=org,
+                  metadata={"owner": user.get_username(), "user_created": created})
+        audit_log(actor=acting, org=org, operation="member.add", target=membership,
+                  metadata={"user": user.get_username(), "role": "owner"})
+    return org, membership
+
+
+def _check_not_above(actor: Actor, permissions: dict[str, str]) -> None:
+    """Nobody grants a role above their own."""
+    if actor.is_system:
+        return
+    for area, level in permissions.items():
+        if LEVEL_RANK[Level(level)] > LEVEL_RANK[Level(actor.level(area))]:
+            raise PermissionDenied(
+                f"You cannot grant {level} on {area}: it is above your own role."
+            )
+
+
+def role_get(*, org: Organization, name: str) -> Role:
+    role = Role.objects.filter(org=org, name=name).first()
+    if role is None:
+        valid = ", ".join(Role.objects.filter(org=org).values_list("name", flat=True))
+        raise ValidationError(
+            f"Unknown role {name!r}; valid: {valid}.", fields={"role": ["unknown role"]}
+        )
+    return role
+
+
+def member_add(*, actor: Actor, org: Organization, email: str, role_name: str,
+               password: str | None = None) -> Membership:
+    require(actor, org, Area.MEMBERS, Level.FULL)
+    role = role_get(org=org, name=role_name)
+    _check_not_above(actor, role.permissions)
+    with transaction.atomic():
+        user, created = user_get_or_create(email=email, password=password)
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(user=user, org=org, role=role)
+        except IntegrityError:
+            raise Conflict(
+                f"{user.get_username()} is already a member of {org.slug}.",
+                fields={"user": ["already a member"]},
+            ) from None
+        audit_log(actor=actor, org=org, operation="member.add", target=membership,
+                  metadata={"user": user.get_username(), "role": role.name,
+                            "user_created": created})
+    return membership
+
+
+def member_change_role(*, actor: Actor, membership: Membership, role_name: str) -> Membership:
+    org = membership.org
+    require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
+    role = role_get(org=org, name=role_name)
+    _check_not_above(actor, role.permissions)
+    with transaction.atomic():
+        old = membership.role.name
+        _ensure_an_owner_remains(org, membership, role)
+        membership.role = role
+        membership.save(update_fields=["role", "updated_at"])
+        audit_log(actor=actor, org=org, operation="member.change", target=membership,
+                  metadata={"from_role": old, "to_role": role.name})
+    return membership
+
+
+def member_remove(*, actor: Actor, membership: Membership) -> None:
+    org = membership.org
+    require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
+    with transaction.atomic():
+        _ensure_an_owner_remains(org, membership, None)
+        audit_log(actor=actor, org=org, operation="member.remove", target=membership,
+                  metadata={"user": membership.user.get_username()})
+        membership.delete()
+
+
+def _ensure_an_owner_remains(org: Organization, membership: Membership, new_role: Role | None) -> None:
+    if membership.role.name != "owner" or (new_role is not None and new_role.name == "owner"):
+        return
+    owners = Membership.objects.filter(org=org, role__name="owner").exclude(pk=membership.pk)
+    if not owners.exists():
+        raise Conflict("An organization must keep at least one owner.")
+
+
+def role_create(*, actor: Actor, org: Organization, name: str, permissions: Any) -> Role:
+    require(actor, org, Area.MEMBERS, Level.FULL)
+    try:
+        perms = normalize_permissions(permissions)
+    except ValueError as exc:
+        raise ValidationError(str(exc), fields={"permissions": [str(exc)]}) from None
+    _check_not_above(actor, perms)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                role = Role.objects.create(org=org, name=name.strip(), permissions=perms)
+        except IntegrityError:
+            raise Conflict(f"Role {name!r} already exists.", fields={"name": ["taken"]}) from None
+        audit_log(actor=actor, org=org, operation="role.create", target=role,
+                  metadata={"permissions": perms})
+    return role
+
+
+def role_change(*, actor: Actor, role: Role, permissions: Any) -> Role:
+    require(actor, role.org, Area.MEMBERS, Level.FULL, obj=role)
+    if role.builtin:
+        raise Conflict(f"Built-in role {role.name!r} cannot be changed; create a custom role.")
+    try:
+        perms = normalize_permissions(permissions)
+    except ValueError as exc:
+        raise ValidationError(str(exc), fields={"permissions": [str(exc)]}) from None
+    _check_not_above(actor, perms)
+    with transaction.atomic():
+        old = dict(role.permissions)
+        role.permissions = perms
+        role.save(update_fields=["permissions", "updated_at"])
+        audit_log(actor=actor, org=role.org, operation="role.change", target=role,
+                  metadata={"from": old, "to": perms})
+    return role
+
+
+def role_delete(*, actor: Actor, role: Role) -> None:
+    require(actor, role.org, Area.MEMBERS, Level.FULL, obj=role)
+    if role.builtin:
+        raise Conflict(f"Built-in role {role.name!r} cannot be deleted.")
+    if role.memberships.exists():
+        raise Conflict(f"Role {role.name!r} is still assigned to members.")
+    with transaction.atomic():
+        audit_log(actor=actor, org=role.org, operation="role.delete", target=role)
+        role.delete()
+
+
+def token_create(*, actor: Actor, membership: Membership, name: str = "",
+                 expires_days: int | None = None) -> tuple[ApiToken, str]:
+    """Create a token for ``membership``; returns it and the secret, shown once.
+
+    A member may create tokens for themselves; creating one for someone else
+    needs ``members: full``.
+    """
+    org = membership.org
+    if actor.membership is None or actor.membership.pk != membership.pk:
+        require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
+    if expires_days is not None and not (1 <= expires_days <= 3650):
+        raise ValidationError(
+            "expires_days must be between 1 and 3650.", fields={"expires_days": ["out of range"]}
+        )
+    prefix = secrets.token_hex(4)
+    secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            membership=membership,
+            name=(name or "token").strip()[:100],
+            prefix=prefix,
+            token_hash=hash_token(secret),
+            expires_at=expires_at,
+        )
+        audit_log(actor=actor, org=org, operation="token.create", target=token,
+                  metadata={"name": token.name, "for": membership.user.get_username(),
+                            "expires_at": expires_at})
+    return token, secret
+
+
+def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
+    membership = token.membership
+    if actor.membership is None or actor.membership.pk != membership.pk:
+        require(actor, membership.org, Area.MEMBERS, Level.FULL, obj=membership)
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if not updated:
+            raise Conflict("Token is already revoked.")
+        token.refresh_from_db()
+        audit_log(actor=actor, org=membership.org, operation="token.revoke", target=token)
+    return token
+
+
+def token_authenticate(secret: str) -> ApiToken | None:
+    """The active token matching ``secret``, or None. Records its last use."""
+    parts = (secret or "").split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = (
+        ApiToken.objects.active()
+        .select_related("membership__user", "membership__org", "membership__role")
+        .filter(prefix=parts[1])
+        .first()
+    )
+    if token is None or not secrets.compare_digest(token.token_hash, hash_token(secret)):
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def membership_for(*, org_slug: str, email: str) -> Membership:
+    membership = (
+        Membership.objects.select_related("org", "user", "role")
+        .filter(org__slug=org_slug, user__username=email.strip().lower())
+        .first()
+    )
+    if membership is None:
+        raise NotFound(f"{email} is not a member of organization {org_slug!r}.")
+    return membership

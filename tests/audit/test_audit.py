@@ -1,0 +1,135 @@
+"""The audit log: redaction, append-only, hash chain verification."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+
+from audit.models import AuditEvent
+from audit.services import CENSOR, audit_log, redact, verify_chain
+from conftest import actor_of
+
+
+def test_redact_censors_secret_keys_recursively():
+    data = {
+        "name": "web",
+        "password": "p",
+        "nested": {"api_token": "t", "items": [{"secret_access_key": "s", "ok": 1}]},
+        "Authorization": "Bearer x",
+    }
+    assert redact(data) == {
+        "name": "web",
+        "password": CENSOR,
+        "nested": {"api_token": CENSOR, "items": [{"secret_access_key": CENSOR, "ok": 1}]},
+        "Authorization": CENSOR,
+    }
+
+
+@pytest.mark.django_db
+def test_audit_log_records_actor_target_and_redacted_metadata(org, owner):
+    event = audit_log(actor=actor_of(owner), org=org, operation="dock.create", target=org,
+                      metadata={"provider": "aws", "credentials": {"secret": "x"}})
+    event.refresh_from_db()
+    assert event.actor_repr == "owner@acme.test"
+    assert event.actor_type == "user"
+    assert event.target_type == "stackdock.organization"
+    assert event.target_repr == "acme"
+    assert event.metadata == {"provider": "aws", "credentials": CENSOR}
+
+
+@pytest.mark.django_db
+def test_audit_is_written_inside_the_callers_transaction(org, owner):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_log(actor=actor_of(owner), org=org, operation="x.y")
+        raise RuntimeError("roll back")
+    assert not AuditEvent.objects.filter(operation="x.y").exists()
+
+
+@pytest.mark.django_db
+def test_events_cannot_be_updated_or_deleted_through_the_orm(org, owner):
+    event = audit_log(actor=actor_of(owner), org=org, operation="a.b")
+    with pytest.raises(TypeError):
+        event.save()
+    with pytest.raises(TypeError):
+        event.delete()
+    with pytest.raises(TypeError):
+        AuditEvent.objects.filter(pk=event.pk).update(operation="c.d")
+    with pytest.raises(TypeError):
+        AuditEvent.objects.all().delete()
+
+
+def _chain(org, owner, n=5):
+    return [audit_log(actor=actor_of(owner), org=org, operation=f"op.{i}") for i in range(n)]
+
+
+@pytest.mark.django_db
+def test_intact_chain_verifies(org, owner):
+    _chain(org, owner)
+    assert verify_chain(org=org) is None
+    call_command("audit_verify", "--org", org.slug)
+
+
+def _raw_update(event_id: int, column: str, value: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE audit_auditevent SET {column} = %s WHERE id = %s", [value, event_id])
+
+
+def _as_dba(sql: str, params: list) -> None:
+    """Edit behind the application's back, as someone with the database's owner rights
+    (on PostgreSQL that means switching the append-only trigger off first)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_auditevent_append_only")
+        cur.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cur.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_auditevent_append_only")
+
+
+@pytest.mark.django_db
+def test_verify_names_the_first_edited_event(org, owner):
+    events = _chain(org, owner)
+    _as_dba("UPDATE audit_auditevent SET actor_repr = %s WHERE id = %s", ["x", events[2].pk])
+    problem = verify_chain(org=org)
+    assert problem is not None and problem.event_id == events[2].pk
+    assert "contents were changed" in problem.reason
+    with pytest.raises(CommandError, match=f"audit event {events[2].pk} "):
+        call_command("audit_verify")
+
+
+@pytest.mark.django_db
+def test_verify_detects_a_deleted_event(org, owner):
+    events = _chain(org, owner)
+    _as_dba("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    problem = verify_chain(org=org)
+    assert problem is not None and problem.event_id == events[2].pk
+
+
+@pytest.mark.django_db
+def test_postgres_trigger_refuses_update_and_delete(org, owner):
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL only")
+    event = audit_log(actor=actor_of(owner), org=org, operation="a.b")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        _raw_update(event.pk, "operation", "forged")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("DELETE FROM audit_auditevent WHERE id = %s", [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).operation == "a.b"
+
+
+@pytest.mark.django_db
+def test_chains_are_per_org(org, owner, other_org, outsider):
+    a = audit_log(actor=actor_of(owner), org=org, operation="x")
+    b = audit_log(actor=actor_of(outsider), org=other_org, operation="x")
+    assert a.chain != b.chain
+    assert a.seq == b.seq
+
+
+@pytest.mark.django_db
+def test_audit_events_visible_only_to_their_org_with_audit_read(org, owner, viewer, outsider):
+    audit_log(actor=actor_of(owner), org=org, operation="x")
+    assert AuditEvent.objects.visible_to(actor_of(owner), "audit").count() >= 1
+    assert not AuditEvent.objects.visible_to(actor_of(viewer), "audit").exists()
+    assert not AuditEvent.objects.visible_to(actor_of(outsider), "audit").filter(org=org).exists()
