@@ -7,17 +7,21 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.moto_server"] if os.path.exists(
-    os.path.join(os.path.dirname(__file__), "tests", "fixtures", "moto_server.py")
-) else []
+pytest_plugins = ["tests.fixtures.moto_server", "tests.fakes.cloudflare.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     """On the SQLite pass of `make test`, run only the tests that use the database."""
     if os.environ.get("STACKDOCK_TEST_DB_ONLY") != "1":
         return
-    db_fixtures = {"db", "transactional_db", "django_db_setup", "live_server", "client",
-                   "admin_client"}
+    db_fixtures = {
+        "db",
+        "transactional_db",
+        "django_db_setup",
+        "live_server",
+        "client",
+        "admin_client",
+    }
     keep, drop = [], []
     for item in items:
         uses_db = item.get_closest_marker("django_db") is not None or bool(

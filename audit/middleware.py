@@ -17,7 +17,10 @@ class RequestContext:
     request_id: str = ""
 
 
-_current: ContextVar[RequestContext] = ContextVar("stackdock_request", default=RequestContext())
+_current: ContextVar[RequestContext] = ContextVar(
+    "stackdock_request",
+    default=RequestContext(),  # noqa: B039 - frozen, never mutated
+)
 
 
 def current_request_context() -> RequestContext:

@@ -94,7 +94,9 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["org", "-created_at"], name="audit_org_created")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr} {self.operation} {self.status}"
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr} {self.operation} {self.status}"
+        )
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.pk is not None:

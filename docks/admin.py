@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from docks.models import SECRET_FIELDS, Bucket, Database, Dock, Domain, Server, WebService
+from docks.models import Bucket, Database, Dock, Domain, Server, WebService
 from docks.services import dock_set_credentials
 from stackdock.admin import admin_actor
 
@@ -26,7 +26,9 @@ class JsonSecretField(forms.CharField):
         try:
             parsed = json.loads(value)
         except ValueError:
-            raise forms.ValidationError("must be a JSON object, e.g. {\"api_token\": \"...\"}") from None
+            raise forms.ValidationError(
+                'must be a JSON object, e.g. {"api_token": "..."}'
+            ) from None
         if not isinstance(parsed, dict):
             raise forms.ValidationError("must be a JSON object")
         return parsed
@@ -37,12 +39,13 @@ class DockAdminForm(forms.ModelForm):
         required=False, help_text="Replace the API credentials (JSON object). Leave empty to keep."
     )
     new_provisioning_credentials = JsonSecretField(
-        required=False, help_text="Replace the provisioning credentials (JSON). Leave empty to keep."
+        required=False,
+        help_text="Replace the provisioning credentials (JSON). Leave empty to keep.",
     )
 
     class Meta:
         model = Dock
-        exclude = list(SECRET_FIELDS)
+        fields = ["org", "name", "provider", "endpoint_url", "emulated", "sync_interval_seconds"]
 
 
 @admin.register(Dock)
@@ -51,21 +54,38 @@ class DockAdmin(admin.ModelAdmin):
     list_display = ["name", "org", "provider", "sync_status", "last_sync_at", "emulated"]
     list_filter = ["provider", "sync_status", "org"]
     search_fields = ["name"]
-    readonly_fields = ["credential_fields", "credentials_changed_at", "previous_credentials_expire_at",
-                       "last_sync_at", "sync_error", "sync_failures"]
+    readonly_fields = [
+        "credential_fields",
+        "credentials_changed_at",
+        "previous_credentials_expire_at",
+        "last_sync_at",
+        "sync_error",
+        "sync_failures",
+    ]
 
     def save_model(self, request: HttpRequest, obj: Dock, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         creds = form.cleaned_data.get("new_credentials")
         prov = form.cleaned_data.get("new_provisioning_credentials")
         if creds is not None or prov is not None:
-            dock_set_credentials(actor=admin_actor(request, obj.org), dock=obj,
-                                 credentials=creds, provisioning_credentials=prov)
+            dock_set_credentials(
+                actor=admin_actor(request, obj.org),
+                dock=obj,
+                credentials=creds,
+                provisioning_credentials=prov,
+            )
 
 
 class UniversalAdmin(admin.ModelAdmin):
-    list_display = ["name", "org", "dock", "provider", "status", "provisioning_source",
-                    "provisioning_state"]
+    list_display = [
+        "name",
+        "org",
+        "dock",
+        "provider",
+        "status",
+        "provisioning_source",
+        "provisioning_state",
+    ]
     list_filter = ["provider", "provisioning_source", "provisioning_state"]
     search_fields = ["name", "provider_resource_id"]
 

@@ -77,7 +77,7 @@ def dock_create(
                 org=org,
                 operation="dock.create",
                 target=dock,
-                metadata={"provider": provider, "credential_fields": dock.credential_fields},
+                metadata={"provider": provider, "fields_set": dock.credential_fields},
             )
     except IntegrityError:
         raise Conflict(
@@ -105,7 +105,7 @@ def dock_set_credentials(
             org=locked.org,
             operation="credential.replace",
             target=locked,
-            metadata={"credential_fields": locked.credential_fields},
+            metadata={"fields_set": locked.credential_fields},
         )
     return locked
 
@@ -137,7 +137,9 @@ def dock_credentials(
 
 
 def _stale_fields(dock: Dock, active: str) -> list[str]:
-    return [f for f in SECRET_FIELDS if getattr(dock, f) and envelope_key_id(getattr(dock, f)) != active]
+    return [
+        f for f in SECRET_FIELDS if getattr(dock, f) and envelope_key_id(getattr(dock, f)) != active
+    ]
 
 
 def docks_needing_reencryption(batch_size: int = 100) -> Iterator[list[Any]]:
@@ -152,11 +154,7 @@ def docks_needing_reencryption(batch_size: int = 100) -> Iterator[list[Any]]:
         if not rows:
             return
         last = rows[-1][0]
-        stale = [
-            row[0]
-            for row in rows
-            if any(v and envelope_key_id(v) != active for v in row[1:])
-        ]
+        stale = [row[0] for row in rows if any(v and envelope_key_id(v) != active for v in row[1:])]
         if stale:
             yield stale
 
@@ -206,3 +204,215 @@ def erase_expired_previous_credentials(*, now: Any = None) -> int:
                     target=dock,
                 )
     return erased
+
+
+# --- provider-facing writes ------------------------------------------------------------
+
+
+def credentials_check(
+    *, provider: str, credentials: Mapping[str, Any] | None, endpoint_url: str = ""
+) -> dict[str, Any]:
+    """Validate credentials against the provider's own model, then with a live call.
+
+    Returns the cleaned credentials; raises ValidationError naming the field,
+    or with the provider's reason when it refuses them.
+    """
+    from pydantic import ValidationError as PydanticError
+
+    from docks.adapters.base import ProviderError
+    from provisioning.engine.registry import pydantic_errors
+    from provisioning.registry import get_registry
+
+    registry = get_registry()
+    try:
+        cls = registry.adapter_class(provider)
+    except Exception:
+        valid = ", ".join(registry.providers())
+        raise ValidationError(
+            f"Unknown provider {provider!r}; valid: {valid}.",
+            fields={"provider": [f"unknown; valid: {valid}"]},
+        ) from None
+    try:
+        model = cls.credentials_model.model_validate(dict(credentials or {}))
+    except PydanticError as exc:
+        fields: dict[str, list[str]] = {}
+        for path, message in pydantic_errors(exc, path="credentials"):
+            fields.setdefault(path, []).append(message)
+        raise ValidationError("Invalid credentials.", fields=fields) from None
+    clean = model.model_dump(mode="json", exclude_none=True)
+    for name in cls.credentials_model.secret_fields():  # SecretStr dumps as ****
+        value = getattr(model, name, None)
+        if value is not None and hasattr(value, "get_secret_value"):
+            clean[name] = value.get_secret_value()
+    if cls.credentialless:
+        return {}
+    try:
+        check = cls(clean, endpoint_url or None).validate_credentials()
+    except ProviderError as exc:
+        raise ValidationError(
+            f"Could not reach {cls.label} to check the credentials: {exc.message}",
+            fields={"credentials": [exc.message]},
+        ) from None
+    if not check.ok:
+        raise ValidationError(check.reason, fields={"credentials": [check.reason]})
+    return clean
+
+
+def dock_connect(
+    *,
+    actor: Actor,
+    org: Organization,
+    name: str,
+    provider: str,
+    credentials: Mapping[str, Any] | None = None,
+    provisioning_credentials: Mapping[str, Any] | None = None,
+    endpoint_url: str = "",
+) -> Dock:
+    """Create a dock after checking its credentials live with the provider."""
+    require(actor, org, Area.DOCKS, Level.FULL)
+    require(actor, org, Area.CREDENTIALS, Level.FULL)
+    clean = credentials_check(provider=provider, credentials=credentials,
+                              endpoint_url=endpoint_url)
+    prov = None
+    if provisioning_credentials:
+        prov = credentials_check(provider=provider, credentials=provisioning_credentials,
+                                 endpoint_url=endpoint_url)
+    return dock_create(actor=actor, org=org, name=name, provider=provider, credentials=clean,
+                       provisioning_credentials=prov, endpoint_url=endpoint_url)
+
+
+def dock_update(*, actor: Actor, dock: Dock, name: str | None = None,
+                endpoint_url: str | None = None,
+                sync_interval_seconds: int | None = None) -> Dock:
+    require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
+    changed: dict[str, Any] = {}
+    if name is not None and name.strip() != dock.name:
+        changed["name"] = name.strip()
+    if endpoint_url is not None and endpoint_url != dock.endpoint_url:
+        changed["endpoint_url"] = endpoint_url
+    if sync_interval_seconds is not None:
+        if sync_interval_seconds < 60:
+            raise ValidationError("The sync interval is at least 60 seconds.",
+                                  fields={"sync_interval_seconds": ["minimum 60"]})
+        changed["sync_interval_seconds"] = sync_interval_seconds
+    if not changed:
+        return dock
+    try:
+        with transaction.atomic():
+            Dock.objects.filter(pk=dock.pk).update(**changed, updated_at=timezone.now())
+            audit_log(actor=actor, org=dock.org, operation="dock.update", target=dock,
+                      metadata={"fields": sorted(changed)})
+    except IntegrityError:
+        raise Conflict("A dock with that name already exists.",
+                       fields={"name": ["already exists"]}) from None
+    dock.refresh_from_db()
+    return dock
+
+
+def dock_delete(*, actor: Actor, dock: Dock, orphan: bool = False) -> None:
+    """Delete a dock. Refused while StackDock-provisioned resources live on it, unless
+    ``orphan``: then they stay in the tables, detached from the dock."""
+    from docks.models import UNIVERSAL_MODELS, ProvisioningSource
+
+    require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
+    managed = [ProvisioningSource.API, ProvisioningSource.SST]
+    count = sum(
+        m.objects.filter(dock=dock, provisioning_source__in=managed).count()
+        for m in UNIVERSAL_MODELS.values()
+    )
+    if count and not orphan:
+        raise Conflict(
+            f"Dock {dock.name!r} still has {count} resource(s) provisioned by StackDock; "
+            "destroy them first, or delete with orphan=true to keep them untracked."
+        )
+    with transaction.atomic():
+        for model in UNIVERSAL_MODELS.values():
+            model.objects.filter(dock=dock).exclude(provisioning_source__in=managed).delete()
+        audit_log(actor=actor, org=dock.org, operation="dock.delete", target=dock,
+                  metadata={"orphaned": count})
+        dock.delete()
+
+
+def credentials_rotate(
+    *, actor: Actor, dock: Dock, credentials: Mapping[str, Any], grace_seconds: int = 3600
+) -> Dock:
+    """Swap a dock's provisioning credentials with no downtime.
+
+    The new credentials are checked live first (nothing changes when they fail).
+    Operations already running keep the credentials they decrypted when they
+    started; the previous ones stay encrypted for ``grace_seconds`` and are then
+    erased by a periodic task.
+    """
+    from datetime import timedelta
+
+    require(actor, dock.org, Area.CREDENTIALS, Level.FULL, obj=dock)
+    if not 0 <= grace_seconds <= 7 * 86400:
+        raise ValidationError("grace_seconds must be between 0 and 604800.",
+                              fields={"grace_seconds": ["between 0 and 604800"]})
+    clean = credentials_check(provider=dock.provider, credentials=credentials,
+                              endpoint_url=dock.endpoint_url)
+    with transaction.atomic():
+        locked = Dock.objects.select_for_update().get(pk=dock.pk)
+        field = "provisioning_credentials" if locked.provisioning_credentials else "api_credentials"
+        previous = get_keyring().decrypt(getattr(locked, field), _aad(locked, field)) \
+            if getattr(locked, field) else b""
+        locked.previous_provisioning_credentials = (
+            get_keyring().encrypt(previous, _aad(locked, "previous_provisioning_credentials"))
+            if previous and grace_seconds else ""
+        )
+        locked.previous_credentials_expire_at = (
+            timezone.now() + timedelta(seconds=grace_seconds) if previous and grace_seconds
+            else None
+        )
+        setattr(locked, field, _seal(locked, field, clean))
+        locked.credential_fields = sorted(set(locked.credential_fields or []) | set(clean))
+        locked.credentials_changed_at = timezone.now()
+        locked.save()
+        audit_log(actor=actor, org=locked.org, operation="credential.rotate", target=locked,
+                  metadata={"field": field, "grace_seconds": grace_seconds,
+                            "fields_set": sorted(clean)})
+    return locked
+
+
+# --- object grants on one dock (added for the dashboard's dock page) -------------------------
+
+#: the django-guardian permissions a dock grant can give (see stackdock.permissions)
+GRANT_PERMS = ("view_dock", "provision_dock")
+
+
+def _check_grant(actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
+    if perm not in GRANT_PERMS:
+        raise ValidationError(
+            f"Unknown grant {perm!r}; valid: {', '.join(GRANT_PERMS)}.",
+            fields={"perm": [f"one of {', '.join(GRANT_PERMS)}"]},
+        )
+    require(actor, dock.org, Area.MEMBERS, Level.FULL, obj=dock)
+    require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
+    if perm == "provision_dock":  # nobody grants more than they hold
+        require(actor, dock.org, Area.PROVISIONING, Level.FULL, obj=dock)
+    if membership.org_id != dock.org_id:
+        from stackdock.exceptions import NotFound
+
+        raise NotFound("Member not found.")
+
+
+def dock_grant(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
+    """Give one member ``view_dock`` or ``provision_dock`` on one dock. Audited."""
+    from guardian.shortcuts import assign_perm
+
+    _check_grant(actor, dock, membership, perm)
+    with transaction.atomic():
+        assign_perm(f"docks.{perm}", membership.user, dock)
+        audit_log(actor=actor, org=dock.org, operation="dock.grant", target=dock,
+                  metadata={"user": membership.user.get_username(), "perm": perm})
+
+
+def dock_grant_revoke(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
+    """Take a grant back. Audited."""
+    from guardian.shortcuts import remove_perm
+
+    _check_grant(actor, dock, membership, perm)
+    with transaction.atomic():
+        remove_perm(f"docks.{perm}", membership.user, dock)
+        audit_log(actor=actor, org=dock.org, operation="dock.grant_revoke", target=dock,
+                  metadata={"user": membership.user.get_username(), "perm": perm})

@@ -50,25 +50,48 @@ def main() -> int:
         moto_port = free_port(int(os.environ.get("STACKDOCK_MOTO_PORT", "5055")))
         moto = subprocess.Popen(
             [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-            cwd=ROOT, env=env, stdout=open(var / "moto.log", "ab"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=open(var / "moto.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
         procs.append(moto)
         wait_port(moto_port, moto, "moto server")
         moto_url = f"http://127.0.0.1:{moto_port}"
         seeded = subprocess.run(
-            [*manage, "seed_demo", "--moto-url", moto_url], cwd=ROOT, env=env, check=True,
-            capture_output=True, text=True,
+            [*manage, "seed_demo", "--moto-url", moto_url],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         login = seeded.stdout.strip().splitlines()[-1]
         worker = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "stackdock", "worker", "--beat", "--loglevel", "INFO",
-             "--concurrency", "2", "--schedule", str(var / "celerybeat-schedule")],
-            cwd=ROOT, env=env, stdout=open(var / "worker.log", "ab"), stderr=subprocess.STDOUT,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "stackdock",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--schedule",
+                str(var / "celerybeat-schedule"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(var / "worker.log", "ab"),
+            stderr=subprocess.STDOUT,
         )
         procs.append(worker)
         port = free_port(PORT)
         web = subprocess.Popen(
-            [*manage, "runserver", "--noreload", f"{HOST}:{port}"], cwd=ROOT, env=env,
+            [*manage, "runserver", "--noreload", f"{HOST}:{port}"],
+            cwd=ROOT,
+            env=env,
         )
         procs.append(web)
         wait_port(port, web, "web server")

@@ -91,22 +91,46 @@ def postgres() -> Iterator[str]:
         as_user = ["runuser", "-u", user, "--"]
     log(f"starting a throwaway PostgreSQL ({bindir}) on port {port}")
     subprocess.run(
-        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-         "--no-sync", "-E", "UTF8"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w",
-         "-o", f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c full_page_writes=off -c max_connections=200", "start"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(tmp / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/stackdock"
     finally:
         subprocess.run(
             [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False, stdout=subprocess.DEVNULL,
+            check=False,
+            stdout=subprocess.DEVNULL,
         )
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -135,8 +159,17 @@ def redis() -> Iterator[str]:
     port = free_port()
     log(f"starting a throwaway redis-server on port {port}")
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     wait_for(lambda: port_open("127.0.0.1", port), "redis-server")
@@ -163,7 +196,13 @@ def main(argv: list[str]) -> int:
         rc = pytest(["-p", "no:cacheprovider", *argv], env)
         if rc not in (0, 5):
             return rc
-        sqlite_args = ["-p", "no:cacheprovider", "-m", "not integration and not browser and not postgres", *argv]
+        sqlite_args = [
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not integration and not browser and not postgres",
+            *argv,
+        ]
         rc2 = pytest(
             sqlite_args,
             {**base, "STACKDOCK_TEST_REDIS_URL": redis_url, "STACKDOCK_TEST_DB_ONLY": "1"},

@@ -35,9 +35,13 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        audit_log(actor=admin_actor(request, obj), org=obj,
-                  operation="org.change" if change else "org.create", target=obj,
-                  metadata={"fields": sorted(form.changed_data)})
+        audit_log(
+            actor=admin_actor(request, obj),
+            org=obj,
+            operation="org.change" if change else "org.create",
+            target=obj,
+            metadata={"fields": sorted(form.changed_data)},
+        )
 
 
 class RoleForm(forms.ModelForm):
@@ -78,9 +82,13 @@ class RoleAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        audit_log(actor=admin_actor(request, obj.org), org=obj.org,
-                  operation="role.change" if change else "role.create", target=obj,
-                  metadata={"permissions": obj.permissions})
+        audit_log(
+            actor=admin_actor(request, obj.org),
+            org=obj.org,
+            operation="role.change" if change else "role.create",
+            target=obj,
+            metadata={"permissions": obj.permissions},
+        )
 
 
 @admin.register(Membership)
@@ -91,13 +99,22 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        audit_log(actor=admin_actor(request, obj.org), org=obj.org,
-                  operation="member.change" if change else "member.add", target=obj,
-                  metadata={"user": obj.user.get_username(), "role": obj.role.name})
+        audit_log(
+            actor=admin_actor(request, obj.org),
+            org=obj.org,
+            operation="member.change" if change else "member.add",
+            target=obj,
+            metadata={"user": obj.user.get_username(), "role": obj.role.name},
+        )
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        audit_log(actor=admin_actor(request, obj.org), org=obj.org, operation="member.remove",
-                  target=obj, metadata={"user": obj.user.get_username()})
+        audit_log(
+            actor=admin_actor(request, obj.org),
+            org=obj.org,
+            operation="member.remove",
+            target=obj,
+            metadata={"user": obj.user.get_username()},
+        )
         super().delete_model(request, obj)
 
 
@@ -106,8 +123,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are created by their owner (API, dashboard, create_token); here only revoked."""
 
     list_display = ["name", "prefix", "membership", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["membership", "name", "prefix", "expires_at", "last_used_at",
-                       "revoked_at", "created_at"]
+    readonly_fields = [
+        "membership",
+        "name",
+        "prefix",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "created_at",
+    ]
     exclude = ["token_hash"]
     actions = ["revoke"]
 

@@ -11,9 +11,7 @@ class ApplicationError(Exception):
     status_code = 400
     code = "error"
 
-    def __init__(
-        self, message: str, *, fields: Mapping[str, Sequence[str]] | None = None
-    ) -> None:
+    def __init__(self, message: str, *, fields: Mapping[str, Sequence[str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.fields = {k: list(v) for k, v in (fields or {}).items()}

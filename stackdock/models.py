@@ -127,7 +127,7 @@ class Membership(TimeStampedModel):
         return f"{self.user.get_username()} in {self.org.slug} as {self.role.name}"
 
 
-TOKEN_PREFIX = "sdk"
+TOKEN_PREFIX = "sdk"  # noqa: S105 - a public marker, not a secret
 
 
 def hash_token(secret: str) -> str:

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 #: areas a dock grant can widen, and the highest level each grant gives there
 GRANT_LEVELS: dict[str, dict[str, str]] = {
-    "view_dock": {Area.DOCKS: Level.READ, Area.RESOURCES: Level.READ, Area.PROVISIONING: Level.READ},
+    "view_dock": {
+        Area.DOCKS: Level.READ,
+        Area.RESOURCES: Level.READ,
+        Area.PROVISIONING: Level.READ,
+    },
     "provision_dock": {
         Area.DOCKS: Level.READ,
         Area.RESOURCES: Level.READ,
@@ -158,9 +162,7 @@ class TenantQuerySet(models.QuerySet):
             raise NotFound(f"{self.model._meta.verbose_name} not found.") from None
 
 
-def require(
-    actor: Actor, org: Organization | None, area: str, level: str, obj: Any = None
-) -> None:
+def require(actor: Actor, org: Organization | None, area: str, level: str, obj: Any = None) -> None:
     """Raise unless ``actor`` may act at ``level`` on ``area`` in ``org`` (on ``obj``).
 
     Call it before the write transaction starts: a denial is audited in its

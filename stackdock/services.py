@@ -67,8 +67,14 @@ def user_get_or_create(*, email: str, password: str | None = None) -> tuple[Any,
     return user, True
 
 
-def org_create(*, slug: str, name: str | None = None, owner_email: str, password: str | None = None,
-               actor: Actor | None = None) -> tuple[Organization, Membership]:
+def org_create(
+    *,
+    slug: str,
+    name: str | None = None,
+    owner_email: str,
+    password: str | None = None,
+    actor: Actor | None = None,
+) -> tuple[Organization, Membership]:
     """Create an organization, its built-in roles and its owner's membership."""
     slug = (slug or "").strip().lower()
     if not _SLUG.match(slug):
@@ -83,17 +89,25 @@ def org_create(*, slug: str, name: str | None = None, owner_email: str, password
         user, created = user_get_or_create(email=owner_email, password=password)
         org = Organization.objects.create(slug=slug, name=name or slug)
         roles = {
-            role_name: Role.objects.create(
-                org=org, name=role_name, permissions=perms, builtin=True
-            )
+            role_name: Role.objects.create(org=org, name=role_name, permissions=perms, builtin=True)
             for role_name, perms in BUILTIN_ROLES.items()
         }
         membership = Membership.objects.create(user=user, org=org, role=roles["owner"])
         acting = actor or Actor.system("create_org", org)
-        audit_log(actor=acting, org=org, operation="org.create", target=org,
-                  metadata={"owner": user.get_username(), "user_created": created})
-        audit_log(actor=acting, org=org, operation="member.add", target=membership,
-                  metadata={"user": user.get_username(), "role": "owner"})
+        audit_log(
+            actor=acting,
+            org=org,
+            operation="org.create",
+            target=org,
+            metadata={"owner": user.get_username(), "user_created": created},
+        )
+        audit_log(
+            actor=acting,
+            org=org,
+            operation="member.add",
+            target=membership,
+            metadata={"user": user.get_username(), "role": "owner"},
+        )
     return org, membership
 
 
@@ -118,8 +132,9 @@ def role_get(*, org: Organization, name: str) -> Role:
     return role
 
 
-def member_add(*, actor: Actor, org: Organization, email: str, role_name: str,
-               password: str | None = None) -> Membership:
+def member_add(
+    *, actor: Actor, org: Organization, email: str, role_name: str, password: str | None = None
+) -> Membership:
     require(actor, org, Area.MEMBERS, Level.FULL)
     role = role_get(org=org, name=role_name)
     _check_not_above(actor, role.permissions)
@@ -133,9 +148,13 @@ def member_add(*, actor: Actor, org: Organization, email: str, role_name: str,
                 f"{user.get_username()} is already a member of {org.slug}.",
                 fields={"user": ["already a member"]},
             ) from None
-        audit_log(actor=actor, org=org, operation="member.add", target=membership,
-                  metadata={"user": user.get_username(), "role": role.name,
-                            "user_created": created})
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="member.add",
+            target=membership,
+            metadata={"user": user.get_username(), "role": role.name, "user_created": created},
+        )
     return membership
 
 
@@ -149,8 +168,13 @@ def member_change_role(*, actor: Actor, membership: Membership, role_name: str) 
         _ensure_an_owner_remains(org, membership, role)
         membership.role = role
         membership.save(update_fields=["role", "updated_at"])
-        audit_log(actor=actor, org=org, operation="member.change", target=membership,
-                  metadata={"from_role": old, "to_role": role.name})
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="member.change",
+            target=membership,
+            metadata={"from_role": old, "to_role": role.name},
+        )
     return membership
 
 
@@ -159,12 +183,19 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
     require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
     with transaction.atomic():
         _ensure_an_owner_remains(org, membership, None)
-        audit_log(actor=actor, org=org, operation="member.remove", target=membership,
-                  metadata={"user": membership.user.get_username()})
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="member.remove",
+            target=membership,
+            metadata={"user": membership.user.get_username()},
+        )
         membership.delete()
 
 
-def _ensure_an_owner_remains(org: Organization, membership: Membership, new_role: Role | None) -> None:
+def _ensure_an_owner_remains(
+    org: Organization, membership: Membership, new_role: Role | None
+) -> None:
     if membership.role.name != "owner" or (new_role is not None and new_role.name == "owner"):
         return
     owners = Membership.objects.filter(org=org, role__name="owner").exclude(pk=membership.pk)
@@ -185,8 +216,13 @@ def role_create(*, actor: Actor, org: Organization, name: str, permissions: Any)
                 role = Role.objects.create(org=org, name=name.strip(), permissions=perms)
         except IntegrityError:
             raise Conflict(f"Role {name!r} already exists.", fields={"name": ["taken"]}) from None
-        audit_log(actor=actor, org=org, operation="role.create", target=role,
-                  metadata={"permissions": perms})
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="role.create",
+            target=role,
+            metadata={"permissions": perms},
+        )
     return role
 
 
@@ -203,8 +239,13 @@ def role_change(*, actor: Actor, role: Role, permissions: Any) -> Role:
         old = dict(role.permissions)
         role.permissions = perms
         role.save(update_fields=["permissions", "updated_at"])
-        audit_log(actor=actor, org=role.org, operation="role.change", target=role,
-                  metadata={"from": old, "to": perms})
+        audit_log(
+            actor=actor,
+            org=role.org,
+            operation="role.change",
+            target=role,
+            metadata={"from": old, "to": perms},
+        )
     return role
 
 
@@ -219,8 +260,9 @@ def role_delete(*, actor: Actor, role: Role) -> None:
         role.delete()
 
 
-def token_create(*, actor: Actor, membership: Membership, name: str = "",
-                 expires_days: int | None = None) -> tuple[ApiToken, str]:
+def token_create(
+    *, actor: Actor, membership: Membership, name: str = "", expires_days: int | None = None
+) -> tuple[ApiToken, str]:
     """Create a token for ``membership``; returns it and the secret, shown once.
 
     A member may create tokens for themselves; creating one for someone else
@@ -244,9 +286,17 @@ def token_create(*, actor: Actor, membership: Membership, name: str = "",
             token_hash=hash_token(secret),
             expires_at=expires_at,
         )
-        audit_log(actor=actor, org=org, operation="token.create", target=token,
-                  metadata={"name": token.name, "for": membership.user.get_username(),
-                            "expires_at": expires_at})
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="token.create",
+            target=token,
+            metadata={
+                "name": token.name,
+                "for": membership.user.get_username(),
+                "expires_at": expires_at,
+            },
+        )
     return token, secret
 
 

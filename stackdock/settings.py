@@ -206,9 +206,10 @@ else:
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-    for _d in ("out", "processed"):
+    for _d in ("out", "processed", "control"):
         (_broker_dir / _d).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -247,4 +248,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+#: the sandbox provider's "cloud" (an SQLite file shared by every process)
+STACKDOCK_SANDBOX_DB = env.str("STACKDOCK_SANDBOX_DB", default=str(VAR_DIR / "sandbox.sqlite3"))
+#: how often an operation whose worker died is handed to another before it fails
+STACKDOCK_REAP_MAX_ATTEMPTS = env.int("STACKDOCK_REAP_MAX_ATTEMPTS", default=3)
+CELERY_BEAT_SCHEDULE = {
+    "reap-operations": {
+        "task": "provisioning.reap_operations",
+        "schedule": float(STACKDOCK_REAPER_SECONDS),
+    },
+    "sync-due-docks": {"task": "docks.sync_due", "schedule": 30.0},
+    "erase-expired-credentials": {"task": "docks.erase_expired_credentials", "schedule": 60.0},
 }

@@ -155,6 +155,9 @@ class Adapter(ABC):
     ) -> None:
         self.credentials = dict(credentials or {})
         self.endpoint_url = endpoint_url or None
+        #: resource types the last ``sync`` could not list (e.g. the token may not
+        #: read them); their rows are neither deleted nor marked drifted
+        self.sync_skipped: set[str] = set()
 
     def __repr__(self) -> str:  # never show credentials
         return f"<{type(self).__name__} endpoint={self.endpoint_url!r}>"

@@ -29,8 +29,13 @@ def test_redact_censors_secret_keys_recursively():
 
 @pytest.mark.django_db
 def test_audit_log_records_actor_target_and_redacted_metadata(org, owner):
-    event = audit_log(actor=actor_of(owner), org=org, operation="dock.create", target=org,
-                      metadata={"provider": "aws", "credentials": {"secret": "x"}})
+    event = audit_log(
+        actor=actor_of(owner),
+        org=org,
+        operation="dock.create",
+        target=org,
+        metadata={"provider": "aws", "credentials": {"secret": "x"}},
+    )
     event.refresh_from_db()
     assert event.actor_repr == "owner@acme.test"
     assert event.actor_type == "user"

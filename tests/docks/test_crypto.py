@@ -124,8 +124,13 @@ def keys(settings):
 @pytest.mark.django_db
 def test_dock_credentials_are_stored_encrypted_and_decrypt_is_audited(keys, org, owner):
     actor = Actor.for_membership(owner)
-    dock = dock_create(actor=actor, org=org, name="aws", provider="aws",
-                       credentials={"secret_access_key": "CANARY-123"})
+    dock = dock_create(
+        actor=actor,
+        org=org,
+        name="aws",
+        provider="aws",
+        credentials={"secret_access_key": "CANARY-123"},
+    )
     row = Dock.objects.values().get(pk=dock.pk)
     assert all("CANARY-123" not in str(v) for v in row.values())
     assert dock_credentials(dock=dock, actor=actor, purpose="sync") == {
@@ -151,8 +156,14 @@ def test_copied_ciphertext_to_another_dock_fails(keys, org, owner):
 def test_rotate_encryption_key_reencrypts_everything_and_is_rerunnable(keys, org, owner):
     actor = Actor.for_membership(owner)
     docks = [
-        dock_create(actor=actor, org=org, name=f"d{i}", provider="aws",
-                    credentials={"secret": f"value-{i}"}, provisioning_credentials={"p": str(i)})
+        dock_create(
+            actor=actor,
+            org=org,
+            name=f"d{i}",
+            provider="aws",
+            credentials={"secret": f"value-{i}"},
+            provisioning_credentials={"p": str(i)},
+        )
         for i in range(7)
     ]
     keys.STACKDOCK_ENCRYPTION_KEYS = f"{K2},{K1}"
@@ -176,8 +187,9 @@ def test_rotate_encryption_key_reencrypts_everything_and_is_rerunnable(keys, org
 def test_app_keeps_reading_during_key_rotation(keys, org, owner):
     actor = Actor.for_membership(owner)
     docks = [
-        dock_create(actor=actor, org=org, name=f"r{i}", provider="aws",
-                    credentials={"secret": f"v{i}"})
+        dock_create(
+            actor=actor, org=org, name=f"r{i}", provider="aws", credentials={"secret": f"v{i}"}
+        )
         for i in range(20)
     ]
     keys.STACKDOCK_ENCRYPTION_KEYS = f"{K2},{K1}"

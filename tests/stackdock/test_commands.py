@@ -24,13 +24,17 @@ def test_create_org_creates_roles_owner_and_audits():
     run("create_org", "acme", "--owner", "Boss@Acme.test", "--password", "pw-Long-enough-1")
     org = Organization.objects.get(slug="acme")
     assert set(Role.objects.filter(org=org).values_list("name", flat=True)) == {
-        "owner", "admin", "developer", "viewer"
+        "owner",
+        "admin",
+        "developer",
+        "viewer",
     }
     m = Membership.objects.get(org=org)
     assert m.user.username == "boss@acme.test" and m.role.name == "owner"
     assert m.user.check_password("pw-Long-enough-1")
     assert set(AuditEvent.objects.filter(org=org).values_list("operation", flat=True)) == {
-        "org.create", "member.add"
+        "org.create",
+        "member.add",
     }
 
 
@@ -73,8 +77,17 @@ def test_add_member_and_bad_role():
 @pytest.mark.django_db
 def test_create_token_prints_the_token_alone_on_the_last_line():
     run("create_org", "acme", "--owner", "a@acme.test")
-    out = run("create_token", "--org", "acme", "--user", "a@acme.test", "--name", "ci",
-              "--expires-days", "30")
+    out = run(
+        "create_token",
+        "--org",
+        "acme",
+        "--user",
+        "a@acme.test",
+        "--name",
+        "ci",
+        "--expires-days",
+        "30",
+    )
     secret = out.strip().splitlines()[-1]
     token = token_authenticate(secret)
     assert token is not None and token.name == "ci" and token.expires_at is not None

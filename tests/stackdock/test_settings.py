@@ -23,8 +23,12 @@ PROD = {
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in PROD and k != "DJANGO_SETTINGS_MODULE"}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -34,8 +38,9 @@ def test_check_deploy_is_clean_in_production():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "STACKDOCK_ENCRYPTION_KEYS", "DATABASE_URL",
-                                     "ALLOWED_HOSTS"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "STACKDOCK_ENCRYPTION_KEYS", "DATABASE_URL", "ALLOWED_HOSTS"]
+)
 def test_production_refuses_to_start_without(missing):
     env = {k: v for k, v in PROD.items() if k != missing}
     result = manage("check", **env)
@@ -45,5 +50,7 @@ def test_production_refuses_to_start_without(missing):
 
 
 def test_production_has_no_sandbox_provider():
-    result = manage("shell", "-c", "from django.conf import settings; print(settings.STACKDOCK_SANDBOX)", **PROD)
+    result = manage(
+        "shell", "-c", "from django.conf import settings; print(settings.STACKDOCK_SANDBOX)", **PROD
+    )
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr

@@ -10,7 +10,13 @@ from django.utils import timezone
 from conftest import actor_of
 from stackdock.exceptions import Conflict, NotFound, PermissionDenied
 from stackdock.models import ApiToken, hash_token
-from stackdock.services import member_add, role_create, token_authenticate, token_create, token_revoke
+from stackdock.services import (
+    member_add,
+    role_create,
+    token_authenticate,
+    token_create,
+    token_revoke,
+)
 
 
 @pytest.mark.django_db
@@ -54,10 +60,12 @@ def test_outsider_cannot_touch_our_tokens(owner, outsider):
 
 @pytest.mark.django_db
 def test_nobody_grants_a_role_above_their_own(org, owner):
-    custom = role_create(actor=actor_of(owner), org=org, name="member-manager",
-                         permissions={"members": "full"})
-    manager = member_add(actor=actor_of(owner), org=org, email="mm@acme.test",
-                         role_name=custom.name)
+    custom = role_create(
+        actor=actor_of(owner), org=org, name="member-manager", permissions={"members": "full"}
+    )
+    manager = member_add(
+        actor=actor_of(owner), org=org, email="mm@acme.test", role_name=custom.name
+    )
     with pytest.raises(PermissionDenied, match="above your own role"):
         member_add(actor=actor_of(manager), org=org, email="x@acme.test", role_name="admin")
     member_add(actor=actor_of(manager), org=org, email="y@acme.test", role_name="member-manager")

@@ -31,4 +31,6 @@ class Command(BaseCommand):
                     fields += changed
         except CryptoError as exc:
             raise CommandError(f"re-encryption stopped: {exc}") from None
-        self.stdout.write(f"re-encrypted {fields} secret(s) on {docks} dock(s) under key {active!r}")
+        self.stdout.write(
+            f"re-encrypted {fields} secret(s) on {docks} dock(s) under key {active!r}"
+        )

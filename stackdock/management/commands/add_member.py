@@ -25,7 +25,12 @@ class Command(StackDockCommand):
         if org is None:
             raise NotFound(f"organization {opts['org']!r} does not exist")
         membership = member_add(
-            actor=Actor.system("add_member", org), org=org, email=opts["user"],
-            role_name=opts["role"], password=opts["password"],
+            actor=Actor.system("add_member", org),
+            org=org,
+            email=opts["user"],
+            role_name=opts["role"],
+            password=opts["password"],
         )
-        self.stdout.write(f"added {membership.user.username} to {org.slug} as {membership.role.name}")
+        self.stdout.write(
+            f"added {membership.user.username} to {org.slug} as {membership.role.name}"
+        )

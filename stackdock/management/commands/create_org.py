@@ -19,7 +19,9 @@ class Command(StackDockCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         org, membership = org_create(
-            slug=opts["slug"], name=opts["name"], owner_email=opts["owner"],
+            slug=opts["slug"],
+            name=opts["name"],
+            owner_email=opts["owner"],
             password=opts["password"],
         )
         self.stdout.write(f"created organization {org.slug} owned by {membership.user.username}")

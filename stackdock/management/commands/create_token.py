@@ -21,8 +21,10 @@ class Command(StackDockCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         membership = membership_for(org_slug=opts["org"], email=opts["user"])
         token, secret = token_create(
-            actor=Actor.system("create_token", membership.org), membership=membership,
-            name=opts["name"], expires_days=opts["expires_days"],
+            actor=Actor.system("create_token", membership.org),
+            membership=membership,
+            name=opts["name"],
+            expires_days=opts["expires_days"],
         )
         self.stdout.write(f"created token {token.name!r} for {membership.user.username}")
         self.stdout.write(secret)

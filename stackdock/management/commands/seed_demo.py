@@ -17,8 +17,12 @@ from stackdock.services import org_create
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "demo@stackdock.local"
 #: moto accepts any keys; these are not secrets, just placeholders for the emulator
-EMULATED_AWS = {"access_key_id": "AKIAEMULATEDDEMO0000", "secret_access_key": "emulated",
-                "region": "us-east-1"}
+EMULATED_AWS = {
+    "access_key_id": "AKIAEMULATEDDEMO0000",
+    "secret_access_key": "emulated",
+    "region": "us-east-1",
+    "sync_regions": ["us-east-1"],
+}
 
 
 class Command(StackDockCommand):
@@ -32,8 +36,9 @@ class Command(StackDockCommand):
         org = Organization.objects.filter(slug=DEMO_SLUG).first()
         if org is None:
             password = secrets.token_urlsafe(12)
-            org, _ = org_create(slug=DEMO_SLUG, name="Demo", owner_email=DEMO_EMAIL,
-                                password=password)
+            org, _ = org_create(
+                slug=DEMO_SLUG, name="Demo", owner_email=DEMO_EMAIL, password=password
+            )
             login_file.write_text(f"{DEMO_EMAIL} {password}\n")
             login_file.chmod(0o600)
         actor = Actor.system("seed_demo", org)
@@ -42,9 +47,15 @@ class Command(StackDockCommand):
         if opts["moto_url"]:
             dock = Dock.objects.filter(org=org, name="AWS (emulated)").first()
             if dock is None:
-                dock_create(actor=actor, org=org, name="AWS (emulated)", provider="aws",
-                            credentials=EMULATED_AWS, endpoint_url=opts["moto_url"],
-                            emulated=True)
+                dock_create(
+                    actor=actor,
+                    org=org,
+                    name="AWS (emulated)",
+                    provider="aws",
+                    credentials=EMULATED_AWS,
+                    endpoint_url=opts["moto_url"],
+                    emulated=True,
+                )
             elif dock.endpoint_url != opts["moto_url"]:
                 Dock.objects.filter(pk=dock.pk).update(endpoint_url=opts["moto_url"])
                 dock_set_credentials(actor=actor, dock=dock, credentials=EMULATED_AWS)

@@ -1,0 +1,133 @@
+"""boto3 clients for one dock: its own session, timeouts and small SDK retries."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+
+from .credentials import AwsCredentials
+from .regions import known_regions, partition_for
+
+#: Seconds to open a connection / wait for a response.
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 30
+#: The engine retries with backoff; the SDK only retries once on its own.
+SDK_MAX_ATTEMPTS = 2
+
+
+@lru_cache(maxsize=1)
+def _shared_loader() -> Any:
+    """botocore's loader of service models, shared by every dock's session.
+
+    It only reads botocore's bundled JSON (no credentials) and caches it;
+    without sharing, each new session re-parses the EC2 model (~0.3 s).
+    """
+    return botocore.session.Session().get_component("data_loader")
+
+
+def _isolated_botocore_session() -> botocore.session.Session:
+    """A botocore session that ignores ``AWS_PROFILE`` and shares the model loader."""
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    session.register_component("data_loader", _shared_loader())
+    return session
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How long waiters poll: ``delay`` seconds between checks, ``max_attempts`` checks."""
+
+    delay: float = 15.0
+    max_attempts: int = 40
+
+    def config(self) -> dict[str, Any]:
+        return {"Delay": self.delay, "MaxAttempts": self.max_attempts}
+
+
+class AwsClients:
+    """Creates and caches boto3 clients for one set of credentials.
+
+    Uses a private ``boto3.session.Session`` (never the default session) built
+    on a botocore session that ignores ``AWS_PROFILE``, and a Config that
+    ignores endpoint URLs from the environment, so nothing but the dock's own
+    credentials and endpoint is ever used. Sessions are not thread-safe but
+    clients are, so clients are created under a lock and then shared.
+    """
+
+    def __init__(
+        self,
+        credentials: AwsCredentials,
+        endpoint_url: str | None = None,
+        wait: WaitPolicy | None = None,
+    ) -> None:
+        self.region = credentials.region
+        #: Regions sync is limited to (None: every enabled region).
+        self.limited_regions = credentials.limited_regions()
+        self.endpoint_url = endpoint_url
+        self.wait = wait or WaitPolicy()
+        token = credentials.session_token
+        self._session = boto3.session.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key.get_secret_value(),
+            aws_session_token=token.get_secret_value() if token else None,
+            region_name=credentials.region,
+            botocore_session=_isolated_botocore_session(),
+        )
+        self._config = Config(
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
+            retries={"mode": "standard", "max_attempts": SDK_MAX_ATTEMPTS},
+            ignore_configured_endpoint_urls=True,
+            user_agent_extra="stackdock",
+            # Emulators and MinIO answer on one host: no virtual-hosted buckets.
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._enabled_regions: list[str] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<AwsClients region={self.region!r} endpoint={self.endpoint_url!r}>"
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A (cached) client for ``service`` in ``region`` (default: the dock's region)."""
+        key = (service, region or self.region)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service,
+                    region_name=key[1],
+                    endpoint_url=self.endpoint_url,
+                    config=self._config,
+                )
+            return self._clients[key]
+
+    def sync_regions(self) -> list[str]:
+        """Regions sync scans: the limited list, or every region enabled in the account."""
+        if self.limited_regions is not None:
+            return self.limited_regions
+        if self._enabled_regions is None:  # two threads may both look: harmless
+            regions = self.client("ec2").describe_regions()["Regions"]
+            enabled = sorted(
+                r["RegionName"]
+                for r in regions
+                if r.get("OptInStatus") != "not-opted-in" and self._same_partition(r["RegionName"])
+            )
+            # The default region first: its failures surface before the others'.
+            self._enabled_regions = [self.region, *(r for r in enabled if r != self.region)]
+        return self._enabled_regions
+
+    def _same_partition(self, region: str) -> bool:
+        """False for a region botocore places in another partition than the dock's."""
+        if region not in known_regions():
+            return True  # newer than this botocore: keep it
+        return partition_for(region).id == partition_for(self.region).id
+
+    def wait_for(self, client: Any, waiter: str, **params: Any) -> None:
+        """Block on a botocore waiter with this dock's wait policy."""
+        client.get_waiter(waiter).wait(WaiterConfig=self.wait.config(), **params)

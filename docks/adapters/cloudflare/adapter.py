@@ -1,0 +1,338 @@
+"""CloudflareAdapter: zones, DNS records, Workers, R2 and D1 through the official SDK."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import cloudflare
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from docks.adapters.base import (
+    Adapter,
+    CredentialCheck,
+    CredentialsRejected,
+    ProviderError,
+    ResourceResult,
+    ResourceType,
+    SpecModel,
+    SyncedResource,
+)
+
+from .context import Context, Handler
+from .d1 import D1DatabaseHandler
+from .dns import DnsRecordHandler
+from .errors import call_translated, cloudflare_messages, translate
+from .r2 import R2BucketHandler
+from .specs import (
+    CloudflareCredentials,
+    D1DatabaseSpec,
+    DnsRecordSpec,
+    R2BucketSpec,
+    WorkerSpec,
+    ZoneSpec,
+)
+from .workers import WorkerHandler
+from .zones import ZoneHandler
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+
+RESOURCE_TYPES: dict[str, ResourceType] = {
+    "zone": ResourceType(
+        name="zone",
+        table="domains",
+        spec_model=ZoneSpec,
+        replace_fields=frozenset({"name"}),
+        outputs=("id", "name", "name_servers", "status"),
+        description="A domain on Cloudflare (a zone). Point the registrar at name_servers.",
+    ),
+    "dns-record": ResourceType(
+        name="dns-record",
+        table=None,
+        spec_model=DnsRecordSpec,
+        replace_fields=frozenset({"zone", "type"}),
+        outputs=("id", "name", "content", "zone_id"),
+        description="A DNS record (A, AAAA, CNAME, TXT, MX, NS, PTR) in a zone.",
+    ),
+    "worker": ResourceType(
+        name="worker",
+        table="web-services",
+        spec_model=WorkerSpec,
+        replace_fields=frozenset({"name"}),
+        outputs=("id", "name", "url"),
+        description="A Workers script (ES module), served at https://<name>.<sub>.workers.dev.",
+    ),
+    "r2-bucket": ResourceType(
+        name="r2-bucket",
+        table="buckets",
+        spec_model=R2BucketSpec,
+        replace_fields=frozenset({"name", "location_hint"}),
+        outputs=("id", "name", "endpoint"),
+        description="An R2 object storage bucket (S3-compatible endpoint).",
+    ),
+    "d1-database": ResourceType(
+        name="d1-database",
+        table="databases",
+        spec_model=D1DatabaseSpec,
+        replace_fields=frozenset({"name", "primary_location_hint"}),
+        outputs=("id", "name"),
+        description="A D1 serverless SQLite database.",
+    ),
+}
+
+_HANDLERS: dict[str, type[Handler]] = {
+    "zone": ZoneHandler,
+    "dns-record": DnsRecordHandler,
+    "worker": WorkerHandler,
+    "r2-bucket": R2BucketHandler,
+    "d1-database": D1DatabaseHandler,
+}
+
+#: what sync walks, in this order
+_SYNCED = ("zone", "worker", "r2-bucket", "d1-database")
+
+#: answers from token verify meaning "this token is not accepted"
+_REJECTED = (
+    cloudflare.AuthenticationError,
+    cloudflare.PermissionDeniedError,
+    cloudflare.BadRequestError,
+)
+
+
+def _validation_message(exc: ValidationError) -> str:
+    """Field and rule for each problem, never the input value (it may be a secret)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "spec"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _rejection_reason(exc: cloudflare.APIStatusError) -> str:
+    """Cloudflare's words for why it refused a token, without error codes."""
+    parts = []
+    for error in exc.errors or []:
+        message = (error.message or "").strip()
+        chain = getattr(error, "error_chain", None) or []
+        details = [str(c.get("message")) for c in chain if isinstance(c, dict) and c.get("message")]
+        if message and details:
+            message = f"{message}: {'; '.join(details)}"
+        if message:
+            parts.append(message)
+    return "; ".join(parts) or cloudflare_messages(exc) or f"HTTP {exc.status_code}"
+
+
+class CloudflareAdapter(Adapter):
+    """One Cloudflare account, reached with an API token through the official SDK.
+
+    ``max_retries``, ``timeout`` and ``strict_validation`` go to the SDK client;
+    tests pass ``max_retries=0, strict_validation=True`` so that the SDK's own
+    models check every response of the emulator.
+    """
+
+    provider: ClassVar[str] = "cloudflare"
+    label: ClassVar[str] = "Cloudflare"
+    credentials_model = CloudflareCredentials
+    resource_types: ClassVar[dict[str, ResourceType]] = RESOURCE_TYPES
+
+    def __init__(
+        self,
+        credentials: Mapping[str, Any] | None = None,
+        endpoint_url: str | None = None,
+        *,
+        max_retries: int = 2,
+        timeout: float = 30.0,
+        strict_validation: bool = False,
+    ) -> None:
+        super().__init__(credentials, endpoint_url)
+        self._max_retries = max_retries
+        self._timeout = timeout
+        self._strict_validation = strict_validation
+        self._lock = threading.Lock()
+        self._context: Context | None = None
+        self._handlers: dict[str, Handler] = {}
+
+    # --- plumbing ---------------------------------------------------------------
+    def _credentials(self) -> CloudflareCredentials:
+        try:
+            return CloudflareCredentials.model_validate(self.credentials)
+        except ValidationError as exc:
+            raise CredentialsRejected(
+                f"Cloudflare credentials are incomplete: {_validation_message(exc)}",
+                code="invalid_credentials",
+            ) from None
+
+    def _secret(self) -> str | None:
+        value = self.credentials.get("api_token")
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value if isinstance(value, str) and value else None
+
+    def _ctx(self) -> Context:
+        with self._lock:
+            if self._context is None:
+                creds = self._credentials()
+                client = cloudflare.Cloudflare(
+                    api_token=creds.api_token.get_secret_value(),
+                    base_url=self.endpoint_url or DEFAULT_BASE_URL,
+                    max_retries=self._max_retries,
+                    timeout=self._timeout,
+                    _strict_response_validation=self._strict_validation,
+                )
+                # The SDK would also pick up a Global API Key / e-mail / service key
+                # from the worker's environment and prefer them to the token: this
+                # dock's token, and only it, may authenticate its calls.
+                client.api_key = None
+                client.api_email = None
+                client.user_service_key = None
+                self._context = Context(client, creds.account_id)
+            return self._context
+
+    def _handler(self, resource_type: str) -> Handler:
+        self.resource_type(resource_type)  # unknown type -> ProviderError
+        ctx = self._ctx()
+        with self._lock:
+            handler = self._handlers.get(resource_type)
+            if handler is None:
+                handler = self._handlers[resource_type] = _HANDLERS[resource_type](ctx)
+            return handler
+
+    def _spec(self, resource_type: str, spec: Any) -> SpecModel:
+        model = self.resource_type(resource_type).spec_model
+        if isinstance(spec, model):
+            return spec
+        data = spec.model_dump() if isinstance(spec, BaseModel) else spec
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise ProviderError(
+                f"invalid {resource_type} spec: {_validation_message(exc)}",
+                permanent=True,
+                code="invalid_spec",
+            ) from None
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        return call_translated(fn, secret=self._secret())
+
+    # --- credentials -------------------------------------------------------------
+    def validate_credentials(self) -> CredentialCheck:
+        """Verify the token (user-owned, else account-owned). A refused token is a
+        CredentialCheck(ok=False) with Cloudflare's reason; network trouble, rate
+        limits and 5xx raise a transient ProviderError."""
+        try:
+            ctx = self._ctx()
+        except CredentialsRejected as exc:
+            return CredentialCheck(ok=False, reason=exc.message)
+        try:
+            return self._call(lambda: self._verify(ctx))
+        except ProviderError as exc:
+            if not exc.permanent:
+                raise
+            return CredentialCheck(ok=False, reason=exc.message)
+
+    def _verify(self, ctx: Context) -> CredentialCheck:
+        reason: str | None = None
+        kind = "user"
+        result: Any
+        try:
+            result = ctx.client.user.tokens.verify()
+        except _REJECTED as exc:
+            reason = _rejection_reason(exc)
+            result = None
+        if result is None:
+            kind = "account"
+            try:
+                result = ctx.client.accounts.tokens.verify(account_id=ctx.account_id)
+            except _REJECTED:
+                result = None
+        if result is None:
+            return CredentialCheck(
+                ok=False, reason=f"Cloudflare rejected the API token: {reason or 'not recognised'}"
+            )
+        identity = {
+            "token_id": result.id,
+            "token_status": result.status,
+            "token_kind": kind,
+            "account_id": ctx.account_id,
+        }
+        if result.status != "active":
+            return CredentialCheck(
+                ok=False, reason=f"Cloudflare API token is {result.status}", identity=identity
+            )
+        return CredentialCheck(
+            ok=True,
+            reason=f"Cloudflare API token is valid and active ({kind} token)",
+            identity=identity,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------
+    def create(self, resource_type: str, spec: SpecModel, *, token: str) -> ResourceResult:
+        """Cloudflare's APIs take no client token: idempotent by name (look up, adopt)."""
+        valid = self._spec(resource_type, spec)
+        handler = self._handler(resource_type)
+        return self._call(lambda: handler.create(valid))
+
+    def find(self, resource_type: str, spec: SpecModel, *, token: str) -> ResourceResult | None:
+        valid = self._spec(resource_type, spec)
+        handler = self._handler(resource_type)
+        return self._call(lambda: handler.find(valid))
+
+    def read(
+        self, resource_type: str, provider_resource_id: str, spec: SpecModel | None
+    ) -> ResourceResult | None:
+        valid = self._spec(resource_type, spec) if spec is not None else None
+        handler = self._handler(resource_type)
+        return self._call(lambda: handler.read(provider_resource_id, valid))
+
+    def update(
+        self, resource_type: str, provider_resource_id: str, old: SpecModel, new: SpecModel
+    ) -> ResourceResult:
+        old_spec = self._spec(resource_type, old)
+        new_spec = self._spec(resource_type, new)
+        replace = self.resource_type(resource_type).replace_fields
+        changed = sorted(f for f in replace if getattr(old_spec, f) != getattr(new_spec, f))
+        if changed:
+            raise ProviderError(
+                f"{resource_type}: changing {', '.join(changed)} needs a replacement, not an update",
+                permanent=True,
+                code="requires_replacement",
+            )
+        handler = self._handler(resource_type)
+        return self._call(lambda: handler.update(provider_resource_id, old_spec, new_spec))
+
+    def delete(self, resource_type: str, provider_resource_id: str, spec: SpecModel | None) -> None:
+        valid = self._spec(resource_type, spec) if spec is not None else None
+        handler = self._handler(resource_type)
+        self._call(lambda: handler.delete(provider_resource_id, valid))
+
+    # --- discovery ------------------------------------------------------------------------
+    def sync(self) -> Iterator[SyncedResource]:
+        """Zones, Workers, R2 buckets and D1 databases of the account.
+
+        A product the token may not read (HTTP 403) is skipped with a warning, so
+        a least-privilege token (say, DNS only) still syncs what it can see.
+        """
+        for resource_type in _SYNCED:
+            table = RESOURCE_TYPES[resource_type].table
+            assert table is not None
+            for result in self._sync_one(resource_type):
+                yield SyncedResource(table=table, resource_type=resource_type, result=result)
+
+    def _sync_one(self, resource_type: str) -> list[ResourceResult]:
+        handler = self._handler(resource_type)
+        try:
+            return list(handler.sync())
+        except cloudflare.PermissionDeniedError:
+            log.warning(
+                "Cloudflare sync skipped %s: the API token may not list them", resource_type
+            )
+            self.sync_skipped.add(resource_type)
+            return []
+        except cloudflare.APIError as exc:
+            error = translate(exc, secret=self._secret())
+        raise error

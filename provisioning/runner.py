@@ -1,0 +1,526 @@
+"""The worker side of an operation: claim it, run the engine, reflect the result.
+
+Called by the Celery task ``run_operation`` (and by the reaper for
+operations whose worker died). Only this thread touches the database: the
+engine's provider calls run in its thread pool, but the state store, the
+event writer, the heartbeat and the cancel check are all called from the
+orchestrator's own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_log
+from docks.adapters.base import Adapter, ProviderError
+from docks.models import TABLE_FIELDS, UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
+from docks.services import dock_credentials
+from provisioning.engine.errors import EngineError, StackLocked
+from provisioning.engine.orchestrator import DeploymentOrchestrator
+from provisioning.engine.results import AppliedResource, Event, Result
+from provisioning.engine.spec import StackSpec, parse_stack
+from provisioning.models import (
+    Operation,
+    OperationEvent,
+    OperationKind,
+    OperationStatus,
+    Stack,
+    StackKind,
+)
+from provisioning.registry import get_registry
+from provisioning.state_store import OrmStateStore
+from provisioning.transitions import transition
+from stackdock.exceptions import InvalidTransition
+from stackdock.permissions import Actor
+
+log = logging.getLogger(__name__)
+APPLY_KINDS = (OperationKind.DEPLOY, OperationKind.PROVISION, OperationKind.UPDATE)
+DESTROY_KINDS = (OperationKind.DESTROY, OperationKind.DELETE)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.STACKDOCK_LEASE_SECONDS)
+
+
+def claim(operation_id: int, worker: str) -> Operation | None:
+    """queued -> running by conditional UPDATE: two workers never run the same operation."""
+    now = timezone.now()
+    op = Operation.objects.filter(pk=operation_id).only("status", "attempts", "started_at").first()
+    if op is None or op.status != OperationStatus.QUEUED:
+        return None
+    try:
+        transition(
+            operation_id,
+            OperationStatus.QUEUED,
+            OperationStatus.RUNNING,
+            worker=worker,
+            attempts=op.attempts + 1,
+            started_at=op.started_at or now,
+            heartbeat_at=now,
+            lease_expires_at=now + _lease(),
+        )
+    except InvalidTransition:
+        return None
+    return Operation.objects.select_related("org", "stack", "dock").get(pk=operation_id)
+
+
+# --- the engine's callbacks -----------------------------------------------------------------
+
+
+class EventWriter:
+    """Stores engine events in order; batches inserts (flushes at most every 0.2 s)."""
+
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self, op: Operation) -> None:
+        self.op = op
+        last = op.events.order_by("-seq").values_list("seq", flat=True).first() or 0
+        self.offset = last  # a resumed operation continues the numbering
+        self.buffer: list[OperationEvent] = []
+        self.flushed_at = time.monotonic()
+        self.done = op.progress_done if op.attempts > 1 else 0
+        self.done_resources: set[str] = set()
+
+    def __call__(self, event: Event) -> None:
+        self.buffer.append(
+            OperationEvent(
+                operation_id=self.op.pk,
+                seq=self.offset + event.seq,
+                resource=event.resource or "",
+                action=event.action,
+                status=event.status,
+                message=event.message[:5000],
+                duration_ms=event.duration_ms,
+                at=timezone.now(),
+            )
+        )
+        if event.resource and event.status in ("succeeded", "failed", "skipped"):
+            self.done_resources.add(event.resource)
+        if time.monotonic() - self.flushed_at >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self.flushed_at = time.monotonic()
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        OperationEvent.objects.bulk_create(batch, batch_size=500)
+        Operation.objects.filter(pk=self.op.pk).update(
+            progress_done=len(self.done_resources), updated_at=timezone.now()
+        )
+
+
+class Heartbeat:
+    """Keeps the operation's lease alive; checks for a cancel request (both throttled)."""
+
+    def __init__(self, op: Operation, events: EventWriter) -> None:
+        self.op = op
+        self.events = events
+        self.beat_at = 0.0
+        self.checked_at = 0.0
+        self.cancelled = False
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self.events.flushed_at >= EventWriter.FLUSH_SECONDS:
+            self.events.flush()
+        if now - self.beat_at >= settings.STACKDOCK_LEASE_SECONDS / 4:
+            self.beat_at = now
+            at = timezone.now()
+            Operation.objects.filter(pk=self.op.pk, status=OperationStatus.RUNNING).update(
+                heartbeat_at=at, lease_expires_at=at + _lease()
+            )
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self.cancelled and now - self.checked_at >= 0.25:
+            self.checked_at = now
+            self.cancelled = Operation.objects.filter(pk=self.op.pk, cancel_requested=True).exists()
+        return self.cancelled
+
+
+def _docks_by_ref(org_id: int) -> dict[str, Dock]:
+    docks = list(Dock.objects.filter(org_id=org_id).select_related("org"))
+    out = {str(d.pk): d for d in docks}
+    out.update({d.name: d for d in docks})
+    return out
+
+
+class Adapters:
+    """One adapter per dock for the whole operation, built up front on this thread.
+
+    Credentials are decrypted once, at the start (audited), so an operation
+    finishes with the credentials it started with even if they are rotated.
+    """
+
+    def __init__(self, op: Operation, refs: set[str]) -> None:
+        self.by_ref: dict[str, Adapter] = {}
+        docks = _docks_by_ref(op.org_id)
+        actor = Actor.system(f"worker:operation-{op.pk}", op.org)
+        registry = get_registry()
+        built: dict[Any, Adapter] = {}
+        for ref in refs:
+            dock = docks.get(ref)
+            if dock is None:
+                continue
+            if dock.pk not in built:
+                cls = registry.adapter_class(dock.provider)
+                creds = (
+                    {}
+                    if cls.credentialless
+                    else dock_credentials(dock=dock, actor=actor, purpose="provision")
+                )
+                built[dock.pk] = cls(creds, dock.endpoint_url or None)
+            self.by_ref[ref] = built[dock.pk]
+
+    def __call__(self, dock: Any, provider: str) -> Adapter:
+        try:
+            return self.by_ref[str(dock)]
+        except KeyError:
+            raise LookupError(f"dock {dock!r} does not exist any more") from None
+
+
+def _parse(op: Operation, stack: Stack) -> StackSpec:
+    docks = _docks_by_ref(op.org_id)
+    return parse_stack(
+        stack.spec, registry=get_registry(), dock_provider=lambda ref: docks[str(ref)].provider
+    )
+
+
+def orchestrator_for(
+    op: Operation, adapters: Adapters, events: EventWriter, beat: Heartbeat | None
+) -> DeploymentOrchestrator:
+    return DeploymentOrchestrator(
+        registry=get_registry(),
+        store=OrmStateStore(op.org),
+        adapter_for=adapters,
+        on_event=events,
+        parallelism=settings.STACKDOCK_PARALLELISM,
+        max_attempts=settings.STACKDOCK_MAX_ATTEMPTS,
+        lease_seconds=settings.STACKDOCK_LEASE_SECONDS,
+        should_cancel=beat.should_cancel if beat else (lambda: False),
+        on_tick=beat.tick if beat else None,
+    )
+
+
+def plan_stack(*, stack: Stack, spec: StackSpec, targets: list[str] | None) -> dict[str, Any]:
+    """Read-only plan; no provider call, no lock."""
+    orch = DeploymentOrchestrator(
+        registry=get_registry(),
+        store=OrmStateStore(stack.org),
+        adapter_for=lambda dock, provider: None,
+    )  # type: ignore[arg-type,return-value]
+    plan = orch.plan(spec, targets=targets)
+    return {
+        "changes": [
+            {
+                "resource": c.resource,
+                "type": c.type,
+                "action": c.action,
+                "diff": c.diff,
+                **({"note": c.note} if c.note else {}),
+            }
+            for c in plan.changes
+        ],
+        "summary": plan.summary,
+    }
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+def operation_run(operation_id: int, *, worker: str | None = None) -> str | None:
+    """Run one queued operation to its end. Returns its final status (None if not ours)."""
+    op = claim(operation_id, worker or worker_name())
+    if op is None:
+        return None
+    if op.kind == OperationKind.SYNC:
+        return _run_sync(op)
+    stack = op.stack
+    if stack is None:
+        return _finish(
+            op,
+            Result(status="failed", summary={}, error="The stack of this operation was deleted."),
+        )
+    events = EventWriter(op)
+    beat = Heartbeat(op, events)
+    holder = str(op.pk)
+    try:
+        refs = set(stack.resources.values_list("dock_ref", flat=True))
+        spec = _parse(op, stack) if op.kind in APPLY_KINDS else None
+        if spec is not None:
+            refs |= {str(r.dock) for r in spec.resources.values()}
+        adapters = Adapters(op, refs)
+        orch = orchestrator_for(op, adapters, events, beat)
+        if spec is not None:
+            result = orch.apply(
+                spec, holder=holder, targets=op.targets or None, on_failure=stack.on_failure
+            )
+            if result.ok:
+                result.applied.extend(_missing_rows(op, stack, result, adapters))
+        elif op.kind in DESTROY_KINDS:
+            result = orch.destroy(stack.name, holder=holder, targets=op.targets or None)
+        elif op.kind == OperationKind.REFRESH:
+            result = orch.refresh(stack.name, holder=holder)
+        else:
+            result = Result(status="failed", summary={}, error=f"{op.kind} is not run by workers")
+    except StackLocked as exc:
+        result = Result(status="failed", summary={}, error=str(exc))
+    except (EngineError, LookupError) as exc:
+        result = Result(status="failed", summary={}, error=str(exc))
+    except Exception as exc:  # an engine bug: fail cleanly, never leave it running
+        log.exception("operation %s crashed", op.pk)
+        result = Result(
+            status="failed",
+            summary={},
+            error=f"Internal error ({type(exc).__name__}); see the worker log.",
+        )
+    finally:
+        events.flush()
+    return _finish(op, result)
+
+
+def _missing_rows(
+    op: Operation, stack: Stack, result: Result, adapters: Adapters
+) -> list[AppliedResource]:
+    """Resources in state without a universal row: an earlier attempt of this operation
+    created them and died before reflecting them. Read them from the provider."""
+    registry = get_registry()
+    reported = {a.resource for a in result.applied}
+    out: list[AppliedResource] = []
+    for res in stack.resources.filter(status="created").exclude(name__in=reported):
+        table = registry.resource_type(res.provider, res.type).table
+        if table is None or res.provider_resource_id is None:
+            continue
+        model = UNIVERSAL_MODELS[table]
+        if model.objects.filter(
+            org=op.org, sst_stack_name=stack.name, sst_resource_id=res.name
+        ).exists():
+            continue
+        try:
+            read = adapters(res.dock_ref, res.provider).read(
+                res.type, res.provider_resource_id, None
+            )
+        except (ProviderError, LookupError) as exc:
+            log.warning("could not read %s/%s back: %s", stack.name, res.name, exc)
+            continue
+        if read is not None:
+            out.append(
+                AppliedResource(
+                    resource=res.name,
+                    type=res.type,
+                    provider=res.provider,
+                    dock=res.dock_ref,
+                    table=table,
+                    result=read,
+                )
+            )
+    return out
+
+
+def _run_sync(op: Operation) -> str:
+    from docks.sync import dock_sync
+
+    if op.dock is None:
+        return _finish(op, Result(status="failed", summary={}, error="The dock was deleted."))
+    try:
+        counts = dock_sync(dock=op.dock, actor=Actor.system(f"worker:operation-{op.pk}", op.org))
+    except ProviderError as exc:
+        return _finish(op, Result(status="failed", summary={}, error=exc.message))
+    return _finish(op, Result(status="succeeded", summary=counts))
+
+
+def _finish(op: Operation, result: Result) -> str:
+    status = {"succeeded": OperationStatus.SUCCEEDED, "cancelled": OperationStatus.CANCELLED}.get(
+        result.status, OperationStatus.FAILED
+    )
+    with transaction.atomic():
+        _reflect(op, result)
+        progress = op.progress_total if status == OperationStatus.SUCCEEDED else None
+        fields: dict[str, Any] = {
+            "summary": result.summary,
+            "error": result.error or "",
+            "drift": result.drift,
+        }
+        if progress is not None:
+            fields["progress_done"] = progress
+        transition(op.pk, OperationStatus.RUNNING, status, **fields)
+        audit_log(
+            actor=Actor.system(f"worker:operation-{op.pk}", op.org),
+            org=op.org,
+            operation="provisioning.succeeded"
+            if status == OperationStatus.SUCCEEDED
+            else f"provisioning.{status}",
+            status="success" if status == OperationStatus.SUCCEEDED else "failure",
+            target=op,
+            metadata={
+                "kind": op.kind,
+                "summary": result.summary,
+                "error": (result.error or "")[:500],
+            },
+        )
+    return status
+
+
+# --- universal tables ------------------------------------------------------------------------
+
+
+def _universal_values(table: str, universal: dict[str, Any]) -> dict[str, Any]:
+    allowed = {"name", "status", "region", *TABLE_FIELDS[table]}
+    values = {k: v for k, v in universal.items() if k in allowed and v is not None}
+    if "name" in values:
+        values["name"] = str(values["name"])[:255]
+    return values
+
+
+def _reflect(op: Operation, result: Result) -> None:
+    """Make the universal tables agree with what the engine did."""
+    stack = op.stack
+    if stack is None:
+        return
+    single = stack.kind == StackKind.SINGLE
+    source = ProvisioningSource.API if single else ProvisioningSource.SST
+    now = timezone.now()
+    docks = _docks_by_ref(op.org_id)
+    for applied in result.applied:
+        if applied.table is None:
+            continue
+        model = UNIVERSAL_MODELS[applied.table]
+        dock = docks.get(str(applied.dock))
+        values = {
+            **_universal_values(applied.table, applied.result.universal),
+            "provider_resource_id": applied.result.provider_resource_id,
+            "full_api_data": applied.result.full_api_data,
+            "provisioning_source": source,
+            "provisioning_state": ProvisioningState.PROVISIONED,
+            "sst_stack_name": stack.name,
+            "sst_resource_id": applied.resource,
+            "resource_type": applied.type,
+            "provider": applied.provider,
+            "last_seen_at": now,
+        }
+        row = None
+        if single and op.resource_table == applied.table and op.resource_id is not None:
+            row = model.objects.filter(pk=op.resource_id).first()
+        if row is None:
+            row = model.objects.filter(
+                org=op.org, sst_stack_name=stack.name, sst_resource_id=applied.resource
+            ).first()
+        if row is None and dock is not None:
+            row = model.objects.filter(
+                dock=dock, provider_resource_id=values["provider_resource_id"]
+            ).first()
+        if row is None:
+            row = model(org=op.org, dock=dock)
+        for key, value in values.items():
+            setattr(row, key, value)
+        if row.provisioned_at is None:
+            row.provisioned_at = now
+        if single:
+            row.spec = (stack.spec.get("resources", {}).get("resource", {}) or {}).get(
+                "properties", row.spec
+            )
+        row.drift = (
+            result.drift.get(applied.resource, {}) if op.kind == OperationKind.REFRESH else {}
+        )
+        row.save()
+    for removed in result.removed:
+        for model in UNIVERSAL_MODELS.values():
+            rows = model.objects.filter(
+                org=op.org, sst_stack_name=stack.name, sst_resource_id=removed.resource
+            )
+            if removed.retained:
+                rows.update(
+                    provisioning_source=ProvisioningSource.MANUAL,
+                    provisioning_state="",
+                    sst_stack_name="",
+                    sst_resource_id="",
+                )
+            else:
+                rows.delete()
+    if single and op.resource_id is not None and op.resource_table:
+        model = UNIVERSAL_MODELS[op.resource_table]
+        row = model.objects.filter(pk=op.resource_id).first()
+        if row is not None and result.status != "succeeded":
+            if row.provider_resource_id is None:
+                # nothing exists at the provider (never created, or rolled back)
+                model.objects.filter(pk=row.pk).update(provisioning_state=ProvisioningState.FAILED)
+            elif op.kind in DESTROY_KINDS:
+                model.objects.filter(pk=row.pk).update(provisioning_state=ProvisioningState.FAILED)
+            else:
+                model.objects.filter(pk=row.pk).update(
+                    provisioning_state=ProvisioningState.PROVISIONED
+                )
+        if row is not None and op.kind in DESTROY_KINDS and result.status == "succeeded":
+            model.objects.filter(pk=row.pk).delete()
+    if op.kind == OperationKind.REFRESH:
+        for resource, fields in result.drift.items():
+            for model in UNIVERSAL_MODELS.values():
+                model.objects.filter(
+                    org=op.org, sst_stack_name=stack.name, sst_resource_id=resource
+                ).update(drift=fields)
+
+
+# --- the reaper ---------------------------------------------------------------------------------
+
+
+def operations_reap(*, now: Any = None, max_attempts: int = 3) -> list[int]:
+    """Find running operations whose lease expired (their worker died): hand each
+    to another worker, or fail it after ``max_attempts``, releasing its stack lock.
+    Returns the ids it requeued."""
+    from provisioning.models import StackLock
+    from provisioning.tasks import run_operation
+
+    now = now or timezone.now()
+    requeued: list[int] = []
+    stale = Operation.objects.filter(status=OperationStatus.RUNNING, lease_expires_at__lt=now)
+    for op in stale.select_related("org", "stack"):
+        with transaction.atomic():
+            if op.stack_id is not None:
+                StackLock.objects.filter(stack_id=op.stack_id, holder=str(op.pk)).delete()
+            try:
+                if op.attempts >= max_attempts:
+                    transition(
+                        op.pk,
+                        OperationStatus.RUNNING,
+                        OperationStatus.FAILED,
+                        error=f"The worker stopped responding {op.attempts} times; "
+                        "run a refresh to check the provider.",
+                    )
+                    verb = "failed"
+                else:
+                    transition(
+                        op.pk,
+                        OperationStatus.RUNNING,
+                        OperationStatus.QUEUED,
+                        worker="",
+                        lease_expires_at=None,
+                    )
+                    verb = "requeued"
+            except InvalidTransition:
+                continue  # its worker finished after all
+            audit_log(
+                actor=Actor.system("reaper", op.org),
+                org=op.org,
+                operation=f"operation.{verb}",
+                status="failure" if verb == "failed" else "success",
+                target=op,
+                metadata={"attempts": op.attempts},
+            )
+            if verb == "requeued":
+                requeued.append(op.pk)
+                transaction.on_commit(lambda pk=op.pk: run_operation.delay(pk))
+    return requeued

@@ -1,0 +1,623 @@
+"""Writes on stacks and operations: what the dashboard, API and CLI call.
+
+Each service checks roles through the one choke point, validates through the
+registry, writes its rows and an audit event in one transaction, and enqueues
+the Celery task on commit. Workers run the operation (``provisioning.runner``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import audit_log
+from docks.models import UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
+from provisioning.engine.errors import SpecError
+from provisioning.engine.spec import StackSpec, parse_stack
+from provisioning.models import (
+    FailurePolicy,
+    Operation,
+    OperationKind,
+    OperationStatus,
+    Stack,
+    StackKind,
+    StackLock,
+    StackResource,
+)
+from provisioning.registry import get_registry
+from provisioning.transitions import transition
+from stackdock.exceptions import Conflict, NotFound, ValidationError
+from stackdock.models import Area, Level, Organization
+from stackdock.permissions import Actor, require
+
+STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+ACTIVE = (OperationStatus.QUEUED, OperationStatus.RUNNING)
+LOCKING_KINDS = (
+    OperationKind.DEPLOY,
+    OperationKind.DESTROY,
+    OperationKind.REFRESH,
+    OperationKind.PROVISION,
+    OperationKind.UPDATE,
+    OperationKind.DELETE,
+)
+
+
+def request_fingerprint(body: Any) -> str:
+    """A stable hash of a request body, for Idempotency-Key comparisons."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _spec_error(exc: SpecError, prefix: str = "") -> ValidationError:
+    fields: dict[str, list[str]] = {}
+    for path, message in exc.errors:
+        fields.setdefault(f"{prefix}{path}" if path else prefix.rstrip(".") or "spec", []).append(
+            message
+        )
+    return ValidationError(str(exc), fields=fields)
+
+
+def _idempotent(org: Organization, key: str, request_hash: str) -> Operation | None:
+    """The operation an earlier request with this key queued, or None; 409 on another body."""
+    if not key:
+        return None
+    existing = Operation.objects.filter(org=org, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request.",
+            fields={"Idempotency-Key": ["reused with a different body"]},
+        )
+    existing._replayed = True  # type: ignore[attr-defined]
+    return existing
+
+
+def _enqueue(operation: Operation) -> None:
+    from provisioning.tasks import run_operation
+
+    transaction.on_commit(lambda: run_operation.delay(operation.pk))
+
+
+def _new_operation(
+    *,
+    actor: Actor,
+    org: Organization,
+    kind: str,
+    idempotency_key: str,
+    request_hash: str,
+    **fields: Any,
+) -> Operation:
+    op = Operation(
+        org=org,
+        kind=kind,
+        actor_user=actor.user if not actor.is_system else None,
+        actor_repr=str(actor),
+        idempotency_key=idempotency_key or "",
+        request_hash=request_hash if idempotency_key else "",
+        **fields,
+    )
+    try:
+        with transaction.atomic():
+            op.save(force_insert=True)
+    except IntegrityError:
+        raise Conflict("This Idempotency-Key is being used by a concurrent request.") from None
+    return op
+
+
+# --- stacks ------------------------------------------------------------------------
+
+
+def _dock_resolver(actor: Actor, org: Organization):  # type: ignore[no-untyped-def]
+    """dock reference (id or name) -> provider, limited to docks the actor can see."""
+    docks = list(Dock.objects.filter(org=org).values_list("pk", "name", "provider"))
+    by_ref = {str(pk): provider for pk, _, provider in docks}
+    by_ref.update({name: provider for _, name, provider in docks})
+
+    def resolve(ref: Any) -> str:
+        key = str(ref)
+        if key not in by_ref:
+            raise LookupError(f"no dock {ref!r} in this organization")
+        return by_ref[key]
+
+    return resolve
+
+
+def stack_parse(*, actor: Actor, org: Organization, doc: Any) -> StackSpec:
+    try:
+        return parse_stack(doc, registry=get_registry(), dock_provider=_dock_resolver(actor, org))
+    except SpecError as exc:
+        raise _spec_error(exc, "spec.") from None
+
+
+def _docks_of(org: Organization, spec: StackSpec) -> list[Dock]:
+    refs = {str(r.dock) for r in spec.resources.values()}
+    docks = [d for d in Dock.objects.filter(org=org) if str(d.pk) in refs or d.name in refs]
+    return docks
+
+
+def _require_provision(actor: Actor, org: Organization, docks: Iterable[Dock]) -> None:
+    """``provisioning: full`` on the org, or a ``provision`` grant on every dock involved."""
+    if actor.allows(Area.PROVISIONING, Level.FULL):
+        require(actor, org, Area.PROVISIONING, Level.FULL)
+        return
+    docks = list(docks)
+    if not docks:
+        require(actor, org, Area.PROVISIONING, Level.FULL)
+    for dock in docks:
+        require(actor, org, Area.PROVISIONING, Level.FULL, obj=dock)
+
+
+def stack_save(
+    *,
+    actor: Actor,
+    org: Organization,
+    doc: Any,
+    name: str | None = None,
+    on_failure: str | None = None,
+) -> Stack:
+    """Create or replace a stack's desired spec (validated; nothing is applied)."""
+    spec = stack_parse(actor=actor, org=org, doc=doc)
+    stack_name = name or spec.name
+    if not STACK_NAME.match(stack_name or ""):
+        raise ValidationError(
+            f"{stack_name!r} is not a valid stack name.",
+            fields={"name": ["use 1-63 lowercase letters, digits, - or _"]},
+        )
+    if name and spec.name != name:
+        raise ValidationError(
+            f"The spec is named {spec.name!r}, not {name!r}.",
+            fields={"spec.name": [f"must be {name!r}"]},
+        )
+    if on_failure is not None and on_failure not in FailurePolicy.values:
+        raise ValidationError(
+            "on_failure must be rollback or stop.",
+            fields={"on_failure": ["must be rollback or stop"]},
+        )
+    _require_provision(actor, org, _docks_of(org, spec))
+    text = doc if isinstance(doc, str) else json.dumps(doc, indent=2)
+    data = doc if isinstance(doc, Mapping) else _as_mapping(doc)
+    with transaction.atomic():
+        stack = Stack.objects.select_for_update().filter(org=org, name=stack_name).first()
+        created = stack is None
+        if created:
+            stack = Stack(
+                org=org,
+                name=stack_name,
+                kind=StackKind.STACK,
+                created_by=actor.user if not actor.is_system else None,
+            )
+        elif stack.kind != StackKind.STACK:
+            raise NotFound()
+        stack.spec = dict(data)
+        stack.spec_text = text
+        if on_failure is not None:
+            stack.on_failure = on_failure
+        stack.save()
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="stack.create" if created else "stack.update",
+            target=stack,
+            metadata={"resources": sorted(spec.resources)},
+        )
+    return stack
+
+
+def _as_mapping(doc: Any) -> Mapping[str, Any]:
+    from provisioning.engine.spec import load_document
+
+    data, _ = load_document(doc)
+    return data
+
+
+def stack_delete(*, actor: Actor, stack: Stack) -> None:
+    """Remove a stack that manages nothing any more (destroy it first)."""
+    require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
+    with transaction.atomic():
+        if StackResource.objects.filter(stack=stack).exists():
+            raise Conflict(f"Stack {stack.name!r} still manages resources; destroy it first.")
+        if Operation.objects.filter(stack=stack, status__in=ACTIVE).exists():
+            raise Conflict(f"Stack {stack.name!r} has an operation in progress.")
+        audit_log(actor=actor, org=stack.org, operation="stack.delete", target=stack)
+        stack.delete()
+
+
+def stack_plan(*, actor: Actor, stack: Stack, targets: list[str] | None = None) -> dict[str, Any]:
+    """The read-only preview (``sst diff``): takes no lock, calls no provider."""
+    require(actor, stack.org, Area.PROVISIONING, Level.READ, obj=stack)
+    from provisioning.runner import plan_stack
+
+    spec = stack_parse(actor=actor, org=stack.org, doc=stack.spec)
+    return plan_stack(stack=stack, spec=spec, targets=targets)
+
+
+def _check_not_locked(stack: Stack) -> None:
+    lock = StackLock.objects.filter(stack=stack, expires_at__gt=timezone.now()).first()
+    active = (
+        Operation.objects.filter(stack=stack, status__in=ACTIVE, kind__in=LOCKING_KINDS)
+        .order_by("created_at")
+        .first()
+    )
+    if active is not None:
+        raise Conflict(
+            f"stack locked by operation {active.pk} since {active.created_at.isoformat()}"
+        )
+    if lock is not None:
+        raise Conflict(f"stack locked by operation {lock.holder} since {lock.since.isoformat()}")
+
+
+def _stack_operation(
+    kind: str,
+    *,
+    actor: Actor,
+    stack: Stack,
+    targets: list[str] | None,
+    idempotency_key: str,
+    request_hash: str,
+) -> Operation:
+    org = stack.org
+    if kind == OperationKind.REFRESH:
+        require(actor, org, Area.PROVISIONING, Level.FULL, obj=stack)
+    spec = stack_parse(actor=actor, org=org, doc=stack.spec)
+    _require_provision(actor, org, _docks_of(org, spec))
+    unknown = sorted(set(targets or ()) - set(spec.resources) - _state_names(stack))
+    if unknown:
+        raise ValidationError(
+            f"Unknown target resources: {', '.join(unknown)}.",
+            fields={"targets": [f"unknown: {', '.join(unknown)}"]},
+        )
+    with transaction.atomic():
+        replay = _idempotent(org, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        Stack.objects.select_for_update().get(pk=stack.pk)
+        _check_not_locked(stack)
+        op = _new_operation(
+            actor=actor,
+            org=org,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            stack=stack,
+            stack_name=stack.name,
+            targets=list(targets or []),
+            progress_total=len(spec.resources),
+        )
+        audit_log(
+            actor=actor,
+            org=org,
+            operation=f"stack.{kind}",
+            target=stack,
+            metadata={"operation": op.pk, "targets": list(targets or [])},
+        )
+        _enqueue(op)
+    return op
+
+
+def _state_names(stack: Stack) -> set[str]:
+    return set(StackResource.objects.filter(stack=stack).values_list("name", flat=True))
+
+
+def stack_deploy(
+    *,
+    actor: Actor,
+    stack: Stack,
+    targets: list[str] | None = None,
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Operation:
+    return _stack_operation(
+        OperationKind.DEPLOY,
+        actor=actor,
+        stack=stack,
+        targets=targets,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+
+
+def stack_destroy(
+    *,
+    actor: Actor,
+    stack: Stack,
+    targets: list[str] | None = None,
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Operation:
+    return _stack_operation(
+        OperationKind.DESTROY,
+        actor=actor,
+        stack=stack,
+        targets=targets,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+
+
+def stack_refresh(
+    *, actor: Actor, stack: Stack, idempotency_key: str = "", request_hash: str = ""
+) -> Operation:
+    return _stack_operation(
+        OperationKind.REFRESH,
+        actor=actor,
+        stack=stack,
+        targets=None,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+
+
+def stack_unlock(*, actor: Actor, stack: Stack) -> dict[str, Any] | None:
+    """Admins: drop a stack's lock whoever holds it. Audited."""
+    require(actor, stack.org, Area.SETTINGS, Level.FULL, obj=stack)
+    require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
+    with transaction.atomic():
+        lock = StackLock.objects.select_for_update().filter(stack=stack).first()
+        info = None
+        if lock is not None:
+            info = {"holder": lock.holder, "since": lock.since.isoformat()}
+            lock.delete()
+        audit_log(
+            actor=actor,
+            org=stack.org,
+            operation="stack.unlock",
+            target=stack,
+            metadata={"released": info},
+        )
+    return info
+
+
+# --- operations -------------------------------------------------------------------------
+
+
+def operation_cancel(*, actor: Actor, operation: Operation) -> Operation:
+    """Cooperative: a queued operation ends at once, a running one between steps."""
+    require(actor, operation.org, Area.PROVISIONING, Level.FULL, obj=operation)
+    with transaction.atomic():
+        op = Operation.objects.select_for_update().get(pk=operation.pk)
+        if op.is_terminal:
+            raise Conflict(f"Operation {op.pk} already {op.status}.")
+        if op.status == OperationStatus.QUEUED:
+            transition(
+                op.pk,
+                OperationStatus.QUEUED,
+                OperationStatus.CANCELLED,
+                cancel_requested=True,
+                error="Cancelled before it started.",
+            )
+            _settle_cancelled_single(op)
+        else:
+            Operation.objects.filter(pk=op.pk).update(cancel_requested=True)
+        audit_log(actor=actor, org=op.org, operation="operation.cancel", target=op)
+    op.refresh_from_db()
+    return op
+
+
+def _settle_cancelled_single(op: Operation) -> None:
+    """A provision cancelled before it ran leaves no half-made row behind."""
+    if op.kind != OperationKind.PROVISION or not op.resource_table or op.resource_id is None:
+        return
+    model = UNIVERSAL_MODELS[op.resource_table]
+    model.objects.filter(pk=op.resource_id, provider_resource_id__isnull=True).delete()
+
+
+# --- single resources ---------------------------------------------------------------------
+
+
+def _validate_spec(provider: str, resource_type: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    registry = get_registry()
+    try:
+        rtype = registry.resource_type(provider, resource_type, path="resource_type")
+        model = registry.validate(provider, resource_type, dict(spec), path="spec")
+    except SpecError as exc:
+        raise _spec_error(exc) from None
+    if rtype.table is None:
+        raise ValidationError(
+            f"{provider} {resource_type} has no universal table; manage it in a stack.",
+            fields={"resource_type": ["only available in stacks"]},
+        )
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def resource_provision(
+    *,
+    actor: Actor,
+    dock: Dock,
+    resource_type: str,
+    spec: Mapping[str, Any],
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Operation:
+    """Provision one resource: a queued operation and a row in ``provisioning`` state."""
+    org = dock.org
+    require(actor, org, Area.PROVISIONING, Level.FULL, obj=dock)
+    clean = _validate_spec(dock.provider, resource_type, spec)
+    table = get_registry().resource_type(dock.provider, resource_type).table
+    assert table is not None
+    model = UNIVERSAL_MODELS[table]
+    with transaction.atomic():
+        replay = _idempotent(org, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        stack_name = f"_single-{table}-{uuid.uuid4().hex[:12]}"
+        stack = Stack.objects.create(
+            org=org,
+            name=stack_name,
+            kind=StackKind.SINGLE,
+            on_failure=FailurePolicy.ROLLBACK,
+            spec=_single_doc(stack_name, dock, resource_type, clean),
+            created_by=actor.user if not actor.is_system else None,
+        )
+        row = model.objects.create(
+            org=org,
+            dock=dock,
+            provider=dock.provider,
+            resource_type=resource_type,
+            name=str(clean.get("name", resource_type)),
+            region=str(clean.get("region", "")),
+            spec=clean,
+            provisioning_source=ProvisioningSource.API,
+            provisioning_state=ProvisioningState.PROVISIONING,
+            sst_stack_name=stack_name,
+            sst_resource_id="resource",
+        )
+        op = _new_operation(
+            actor=actor,
+            org=org,
+            kind=OperationKind.PROVISION,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            stack=stack,
+            dock=dock,
+            resource_table=table,
+            resource_id=row.pk,
+            resource_type=resource_type,
+            request={"spec": clean},
+            progress_total=1,
+        )
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="resource.provision",
+            target=row,
+            metadata={"operation": op.pk, "dock": dock.name, "type": resource_type},
+        )
+        _enqueue(op)
+    return op
+
+
+def _single_doc(
+    stack_name: str, dock: Dock, resource_type: str, spec: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": stack_name,
+        "resources": {
+            "resource": {"dock": str(dock.pk), "type": resource_type, "properties": dict(spec)}
+        },
+    }
+
+
+def _managed_stack(row: Any) -> Stack:
+    if row.provisioning_source not in (ProvisioningSource.API, ProvisioningSource.SST):
+        raise Conflict(
+            f"{row.name!r} was not provisioned by StackDock (it was discovered by sync); "
+            "manage it at its provider."
+        )
+    stack = Stack.objects.filter(org=row.org, name=row.sst_stack_name).first()
+    if stack is None:
+        raise Conflict(f"{row.name!r} has no stack state; it cannot be changed here.")
+    if stack.kind != StackKind.SINGLE:
+        raise Conflict(f"{row.name!r} belongs to stack {stack.name!r}: change the stack's spec.")
+    return stack
+
+
+def resource_update(
+    *,
+    actor: Actor,
+    table: str,
+    row: Any,
+    changes: Mapping[str, Any],
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> Operation:
+    org = row.org
+    require(actor, org, Area.PROVISIONING, Level.FULL, obj=row)
+    stack = _managed_stack(row)
+    if row.dock is None:
+        raise Conflict(f"{row.name!r} has no dock any more.")
+    merged = {**row.spec, **dict(changes)}
+    clean = _validate_spec(row.dock.provider, row.resource_type, merged)
+    with transaction.atomic():
+        replay = _idempotent(org, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        Stack.objects.select_for_update().get(pk=stack.pk)
+        _check_not_locked(stack)
+        stack.spec = _single_doc(stack.name, row.dock, row.resource_type, clean)
+        stack.save(update_fields=["spec", "updated_at"])
+        op = _new_operation(
+            actor=actor,
+            org=org,
+            kind=OperationKind.UPDATE,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            stack=stack,
+            dock=row.dock,
+            resource_table=table,
+            resource_id=row.pk,
+            resource_type=row.resource_type,
+            request={"changes": dict(changes)},
+            progress_total=1,
+        )
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="resource.update",
+            target=row,
+            metadata={"operation": op.pk, "fields": sorted(changes)},
+        )
+        _enqueue(op)
+    return op
+
+
+def resource_delete(
+    *, actor: Actor, table: str, row: Any, idempotency_key: str = "", request_hash: str = ""
+) -> Operation:
+    org = row.org
+    require(actor, org, Area.PROVISIONING, Level.FULL, obj=row)
+    stack = _managed_stack(row)
+    with transaction.atomic():
+        replay = _idempotent(org, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        Stack.objects.select_for_update().get(pk=stack.pk)
+        _check_not_locked(stack)
+        type(row).objects.filter(pk=row.pk).update(
+            provisioning_state=ProvisioningState.DEPROVISIONING
+        )
+        op = _new_operation(
+            actor=actor,
+            org=org,
+            kind=OperationKind.DELETE,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            stack=stack,
+            dock=row.dock,
+            resource_table=table,
+            resource_id=row.pk,
+            resource_type=row.resource_type,
+            progress_total=1,
+        )
+        audit_log(
+            actor=actor,
+            org=org,
+            operation="resource.delete",
+            target=row,
+            metadata={"operation": op.pk},
+        )
+        _enqueue(op)
+    return op
+
+
+def dock_sync_request(*, actor: Actor, dock: Dock, idempotency_key: str = "",
+                      request_hash: str = "") -> Operation:
+    """Queue a sync of one dock now (``POST /docks/{id}/sync``)."""
+    require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
+    with transaction.atomic():
+        replay = _idempotent(dock.org, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        op = _new_operation(actor=actor, org=dock.org, kind=OperationKind.SYNC,
+                            idempotency_key=idempotency_key, request_hash=request_hash,
+                            dock=dock, progress_total=1)
+        audit_log(actor=actor, org=dock.org, operation="dock.sync_request", target=dock,
+                  metadata={"operation": op.pk})
+        _enqueue(op)
+    return op
