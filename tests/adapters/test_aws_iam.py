@@ -22,7 +22,7 @@ from docks.adapters.aws.specs import Ec2InstanceSpec, RdsInstanceSpec, S3BucketS
 from docks.adapters.base import CredentialsRejected, ProviderError
 from tests.fixtures.moto_server import moto, moto_iam_auth, moto_server  # noqa: F401
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "PROVIDERS_AWS.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "PROVIDERS.md"
 ROOT_KEYS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "x" * 40}
 
 

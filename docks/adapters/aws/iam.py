@@ -1,6 +1,6 @@
 """The least-privilege IAM policy for a dock: exactly the actions the adapter calls.
 
-``docs/PROVIDERS_AWS.md`` shows ``policy()``; a test runs the whole adapter
+``docs/PROVIDERS.md`` shows ``policy()``; a test runs the whole adapter
 against moto as an IAM user holding only these actions.
 """
 
