@@ -22,37 +22,63 @@ CANARY = "CANARY-secret-7f3a"
 
 
 def creds(secret: str = CANARY) -> dict:
-    return {"access_key_id": "AKIATESTTESTTEST0001", "secret_access_key": secret,
-            "region": "us-east-1", "sync_regions": ["us-east-1"]}
+    return {
+        "access_key_id": "AKIATESTTESTTEST0001",
+        "secret_access_key": secret,
+        "region": "us-east-1",
+        "sync_regions": ["us-east-1"],
+    }
 
 
 def s3(url: str):
-    return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="AKIATESTTESTTEST0001", aws_secret_access_key="x")
+    return boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIATESTTESTTEST0001",
+        aws_secret_access_key="x",
+    )
 
 
 @pytest.fixture
 def aws_dock(org, owner, moto):
-    return dock_connect(actor=actor_of(owner), org=org, name="aws", provider="aws",
-                        credentials=creds(), endpoint_url=moto)
+    return dock_connect(
+        actor=actor_of(owner),
+        org=org,
+        name="aws",
+        provider="aws",
+        credentials=creds(),
+        endpoint_url=moto,
+    )
 
 
 @pytest.mark.django_db
 def test_connect_checks_credentials_and_stores_them_encrypted(aws_dock, owner):
-    assert aws_dock.credential_fields == ["access_key_id", "region", "secret_access_key",
-                                          "sync_regions"]
+    assert aws_dock.credential_fields == [
+        "access_key_id",
+        "region",
+        "secret_access_key",
+        "sync_regions",
+    ]
     assert CANARY not in str(Dock.objects.filter(pk=aws_dock.pk).values().get())
-    assert dock_credentials(dock=aws_dock, actor=actor_of(owner), purpose="sync")[
-        "secret_access_key"] == CANARY
+    assert (
+        dock_credentials(dock=aws_dock, actor=actor_of(owner), purpose="sync")["secret_access_key"]
+        == CANARY
+    )
     assert CANARY not in str(list(AuditEvent.objects.values()))
 
 
 @pytest.mark.django_db
 def test_connect_refuses_bad_fields_naming_them(org, owner, moto):
     with pytest.raises(ValidationError) as err:
-        dock_connect(actor=actor_of(owner), org=org, name="aws", provider="aws",
-                     credentials={"access_key_id": "nope", "secret_access_key": CANARY},
-                     endpoint_url=moto)
+        dock_connect(
+            actor=actor_of(owner),
+            org=org,
+            name="aws",
+            provider="aws",
+            credentials={"access_key_id": "nope", "secret_access_key": CANARY},
+            endpoint_url=moto,
+        )
     assert "credentials.access_key_id" in err.value.fields
     assert CANARY not in str(err.value.message) + str(err.value.fields)
     with pytest.raises(ValidationError, match="Unknown provider 'gcp'"):
@@ -63,16 +89,28 @@ def test_connect_refuses_bad_fields_naming_them(org, owner, moto):
 @pytest.mark.django_db
 def test_connect_refuses_unreachable_provider(org, owner):
     with pytest.raises(ValidationError, match="Could not reach"):
-        dock_connect(actor=actor_of(owner), org=org, name="aws", provider="aws",
-                     credentials=creds(), endpoint_url="http://127.0.0.1:9")
+        dock_connect(
+            actor=actor_of(owner),
+            org=org,
+            name="aws",
+            provider="aws",
+            credentials=creds(),
+            endpoint_url="http://127.0.0.1:9",
+        )
     assert not Dock.objects.exists()
 
 
 @pytest.mark.django_db
 def test_developer_cannot_connect_docks(org, developer, moto):
     with pytest.raises(PermissionDenied):
-        dock_connect(actor=actor_of(developer), org=org, name="aws", provider="aws",
-                     credentials=creds(), endpoint_url=moto)
+        dock_connect(
+            actor=actor_of(developer),
+            org=org,
+            name="aws",
+            provider="aws",
+            credentials=creds(),
+            endpoint_url=moto,
+        )
 
 
 @pytest.mark.django_db
@@ -122,8 +160,7 @@ def test_rotation_with_bad_credentials_keeps_the_old_ones(aws_dock, owner):
 
     before = aws_dock.api_credentials
     with moto_iam_auth(aws_dock.endpoint_url), pytest.raises(ValidationError):
-        credentials_rotate(actor=actor_of(owner), dock=aws_dock,
-                           credentials=creds("wrong-secret"))
+        credentials_rotate(actor=actor_of(owner), dock=aws_dock, credentials=creds("wrong-secret"))
     aws_dock.refresh_from_db()
     assert aws_dock.api_credentials == before
 
@@ -134,10 +171,15 @@ def test_rotation_swaps_and_erases_the_previous_after_the_grace_window(aws_dock,
 
     from django.utils import timezone
 
-    rotated = credentials_rotate(actor=actor_of(owner), dock=aws_dock,
-                                 credentials=creds("new-secret"), grace_seconds=600)
-    assert dock_credentials(dock=rotated, actor=actor_of(owner), purpose="provision")[
-        "secret_access_key"] == "new-secret"
+    rotated = credentials_rotate(
+        actor=actor_of(owner), dock=aws_dock, credentials=creds("new-secret"), grace_seconds=600
+    )
+    assert (
+        dock_credentials(dock=rotated, actor=actor_of(owner), purpose="provision")[
+            "secret_access_key"
+        ]
+        == "new-secret"
+    )
     assert rotated.previous_provisioning_credentials
     assert erase_expired_previous_credentials() == 0  # still in the window
     assert erase_expired_previous_credentials(now=timezone.now() + timedelta(seconds=601)) == 1
