@@ -198,3 +198,21 @@ def test_dock_with_provisioned_resources_is_not_deleted_unless_orphaned(aws_dock
     dock_delete(actor=actor_of(owner), dock=aws_dock, orphan=True)
     assert not Dock.objects.exists()
     assert Bucket.objects.get().dock is None
+
+
+@pytest.mark.django_db
+def test_due_docks_are_claimed_once_and_synced_by_the_task(aws_dock, moto):
+    from django.utils import timezone
+
+    from docks.sync import docks_due
+    from docks.tasks import sync_dock
+
+    s3(moto).create_bucket(Bucket="seen-by-beat")
+    assert docks_due() == [aws_dock.pk]
+    assert docks_due() == []  # claimed: a second beat tick does not sync it twice
+    sync_dock(str(aws_dock.pk))
+    aws_dock.refresh_from_db()
+    assert aws_dock.sync_status == "ok"
+    assert aws_dock.next_sync_at > timezone.now()
+    assert Bucket.objects.filter(name="seen-by-beat").exists()
+    assert docks_due() == []  # not due again until its interval has passed
