@@ -7,7 +7,11 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.moto_server", "tests.fakes.cloudflare.fixtures"]
+pytest_plugins = [
+    "tests.fixtures.moto_server",
+    "tests.fixtures.workers",
+    "tests.fakes.cloudflare.fixtures",
+]
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]

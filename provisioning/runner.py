@@ -523,4 +523,23 @@ def operations_reap(*, now: Any = None, max_attempts: int = 3) -> list[int]:
             if verb == "requeued":
                 requeued.append(op.pk)
                 transaction.on_commit(lambda pk=op.pk: run_operation.delay(pk))
+    requeued.extend(_resend_lost_messages(now, run_operation))
     return requeued
+
+
+def _resend_lost_messages(now: Any, task: Any) -> list[int]:
+    """Queued operations nobody picked up for a lease period: their message may have been
+    lost (a broker restarted without persistence). Send it again - a duplicate is harmless,
+    since only one claim can win."""
+    cutoff = now - _lease()
+    stale = list(
+        Operation.objects.filter(status=OperationStatus.QUEUED, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for pk in stale:
+        if Operation.objects.filter(
+            pk=pk, status=OperationStatus.QUEUED, updated_at__lt=cutoff
+        ).update(updated_at=now):
+            task.delay(pk)
+    return stale

@@ -91,8 +91,12 @@ def test_worker_process_dying_right_after_create_leaves_no_duplicate(owner, star
     operation to a worker again, which adopts the resource instead of creating another."""
     dock = DockFactory(org=owner.org, name="sandbox", provider="sandbox")
     start_worker(beat=True)
-    op = resource_provision(actor=actor_of(owner), dock=dock, resource_type="bucket",
-                            spec={"name": "fragile", "fail": "crash-after-create"})
+    op = resource_provision(
+        actor=actor_of(owner),
+        dock=dock,
+        resource_type="bucket",
+        spec={"name": "fragile", "fail": "crash-after-create"},
+    )
     op = wait_until(lambda: finished(op.pk), "the reaper to recover the operation", timeout=120)
     assert op.status == "succeeded", op.error
     assert op.attempts >= 2
