@@ -32,6 +32,7 @@ from .planner import (
     creates_first,
     decide,
     delete_graph,
+    mask,
     masked_outputs,
     select,
     state_graph,
@@ -1064,10 +1065,7 @@ class _Run:
             changed = _drifted(record.outputs, found.outputs)
             if changed:
                 self.drift[key] = {
-                    f: {
-                        "old": "********" if f in secret else old,
-                        "new": "********" if f in secret else new,
-                    }
+                    f: {"old": mask(old, f, secret), "new": mask(new, f, secret)}
                     for f, (old, new) in changed.items()
                 }
             # fields the provider reports that are also inputs take the

@@ -135,7 +135,10 @@ def creates_first(old: ResourceState, res: ResourceSpec, change: Diff) -> bool:
 
 
 def mask(value: Any, field_name: str, secret_fields: frozenset[str]) -> Any:
-    return CENSOR if field_name in secret_fields else display(value)
+    """A secret field's value shows as ``********`` (an absent one stays None)."""
+    if field_name in secret_fields and value is not None:
+        return CENSOR
+    return display(value)
 
 
 def masked_outputs(outputs: Mapping[str, Any], secret_fields: frozenset[str]) -> dict[str, Any]:

@@ -295,13 +295,11 @@ class _Checker:
             self.error("resources", "must be a mapping of resource name to resource")
             return None
         resources = self._resources(raw)
-        if self.errors:
-            self._find_cycle(resources)
+        stack = StackSpec(name=name or "", resources=resources, description=description)
+        self.cycle = stack.graph.find_cycle()
+        if self.errors or self.cycle is not None:
             return None
-        self._find_cycle(resources)
-        if self.cycle is not None:
-            return None
-        return StackSpec(name=name or "", resources=resources, description=description)
+        return stack
 
     def _stack_name(self, name: Any) -> str | None:
         if name is None:
@@ -479,10 +477,6 @@ class _Checker:
                     f"{found.attr!r}; outputs: {', '.join(outputs)}",
                 )
         return fields
-
-    def _find_cycle(self, resources: Mapping[str, ResourceSpec]) -> None:
-        graph = Graph({n: r.dependencies for n, r in resources.items()})
-        self.cycle = graph.find_cycle()
 
 
 def _scan_properties(properties: Mapping[str, Any]) -> Iterator[Reference | BadReference]:

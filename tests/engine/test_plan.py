@@ -93,6 +93,15 @@ def test_plan_marks_outputs_of_replaced_and_updated_resources_unknown(make_orch,
 def test_plan_masks_secret_fields(make_orch, parse) -> None:
     orch = make_orch()
     box = {"dock": "vault", "type": "secret-box"}
+    create = orch.plan(
+        parse(
+            {
+                "name": "s",
+                "resources": {"v": {**box, "properties": {"name": "v", "password": "hunter2"}}},
+            }
+        )
+    )
+    assert create.changes[0].diff["password"] == {"old": None, "new": "********"}
     orch.apply(
         parse(
             {

@@ -27,7 +27,7 @@ from provisioning.engine import (
 from .conftest import assert_consistent
 
 TYPES = ["server", "web-service", "domain", "database", "bucket"]
-FAULTS = [None] * 7 + ["transient", "permanent", "crash-after-create"]
+FAULTS = [None] * 15 + ["transient", "permanent", "crash-after-create"]
 STACK = "prop"
 
 
@@ -39,7 +39,7 @@ def stack_documents(draw: st.DrawFn) -> dict[str, Any]:
     for i in present:
         earlier = [j for j in present if j < i]
         refs = draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True)) if earlier else []
-        variant = draw(st.integers(0, 2))
+        variant = draw(st.sampled_from([0, 0, 0, 1, 2]))  # mostly stable: updates, no-ops
         # own suffix keeps names unique per resource; references prefix them
         name = "-".join([*(f"${{r{j}.name}}" for j in refs[:1]), f"r{i}-v{variant}"])
         properties: dict[str, Any] = {"name": name}
@@ -54,7 +54,7 @@ def stack_documents(draw: st.DrawFn) -> dict[str, Any]:
             properties["fail"] = fault
         body: dict[str, Any] = {
             "dock": "main",
-            "type": draw(st.sampled_from(TYPES)),
+            "type": draw(st.sampled_from([TYPES[i % len(TYPES)]] * 4 + TYPES)),
             "properties": properties,
         }
         if len(refs) > 1:
@@ -73,6 +73,7 @@ actions = st.one_of(
     ),
     st.tuples(st.just("cancel"), stack_documents(), st.integers(0, 6)),
     st.tuples(st.just("refresh")),
+    st.tuples(st.just("drift"), st.integers(0, 7), st.sampled_from(["resize", "delete"])),
     st.tuples(st.just("destroy"), st.sampled_from([2, 5])),
 )
 
@@ -106,6 +107,16 @@ def run_action(world: World, action: tuple[Any, ...]) -> None:
         return
     if kind == "refresh":
         world.orch().refresh(STACK, holder="refresh")
+        return
+    if kind == "drift":  # someone changes the cloud behind our back, then we refresh
+        records = sorted(world.backend.all(), key=lambda r: r.id)
+        if records:
+            victim = records[action[1] % len(records)]
+            if action[2] == "delete":
+                world.backend.delete(victim.id)
+            else:
+                world.backend.tamper(victim.id, size="drifted")
+        assert world.orch().refresh(STACK, holder="refresh").status == "succeeded"
         return
     if kind == "destroy":
         try:
@@ -148,7 +159,7 @@ def run_action(world: World, action: tuple[Any, ...]) -> None:
         assert not world.orch().plan(stack).has_changes
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(actions, min_size=1, max_size=6))
 def test_state_and_provider_always_agree(sequence: list[tuple]) -> None:
     # crash-after-create raises SimulatedCrash: conftest's autouse fixture
