@@ -17,7 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_log
@@ -277,6 +279,11 @@ def operation_run(operation_id: int, *, worker: str | None = None) -> str | None
             result = orch.refresh(stack.name, holder=holder)
         else:
             result = Result(status="failed", summary={}, error=f"{op.kind} is not run by workers")
+    except (DatabaseOperationalError, DatabaseInterfaceError):
+        # our own database went away mid-run (not the provider): hand the operation to
+        # the next attempt, which resumes from the checkpoints already written
+        log.warning("operation %s lost its database connection; requeueing", op.pk)
+        return _requeue_after_database_error(op)
     except StackLocked as exc:
         result = Result(status="failed", summary={}, error=str(exc))
     except (EngineError, LookupError) as exc:
@@ -289,8 +296,37 @@ def operation_run(operation_id: int, *, worker: str | None = None) -> str | None
             error=f"Internal error ({type(exc).__name__}); see the worker log.",
         )
     finally:
-        events.flush()
+        try:
+            events.flush()
+        except (DatabaseOperationalError, DatabaseInterfaceError):
+            connection.close()
     return _finish(op, result)
+
+
+def _requeue_after_database_error(op: Operation) -> str | None:
+    from provisioning.tasks import run_operation
+
+    connection.close()  # drop the broken connection; the next query opens a new one
+    try:
+        if op.attempts >= settings.STACKDOCK_REAP_MAX_ATTEMPTS:
+            return _finish(
+                op,
+                Result(
+                    status="failed",
+                    summary={},
+                    error="Lost the database connection too many times.",
+                ),
+            )
+        transition(
+            op.pk, OperationStatus.RUNNING, OperationStatus.QUEUED, worker="", lease_expires_at=None
+        )
+    except (DatabaseOperationalError, DatabaseInterfaceError):
+        connection.close()
+        return None  # the database is still down: the reaper takes over when it returns
+    except InvalidTransition:
+        return None
+    run_operation.delay(op.pk)
+    return OperationStatus.QUEUED
 
 
 def _missing_rows(

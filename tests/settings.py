@@ -16,3 +16,14 @@ _redis = os.environ.get("STACKDOCK_TEST_REDIS_URL")
 if _redis:
     CELERY_BROKER_URL = _redis
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# django-axes refuses authenticate() calls without a request (the test client's login());
+# tests that check login throttling put it back with the `settings` fixture.
+AUTHENTICATION_BACKENDS = [b for b in AUTHENTICATION_BACKENDS if not b.startswith("axes.")]  # noqa: F405
+
+# One Celery queue per test session, so several test runs sharing one Redis never take
+# each other's tasks; worker processes started by the tests get the same name.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("STACKDOCK_TEST_QUEUE") or (
+    f"stackdock-test-{os.getpid()}"
+)
+os.environ["STACKDOCK_TEST_QUEUE"] = CELERY_TASK_DEFAULT_QUEUE

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from celery import Celery
+from django.conf import settings
 from django.db import connection
 
 from conftest import actor_of
@@ -91,7 +92,9 @@ def _send(url: str, op_id: int) -> None:
     """Publish run_operation on ``url`` (this process's own broker is the session Redis)."""
     app = Celery(broker=url, set_as_current=False)
     try:
-        app.send_task("provisioning.run_operation", args=[op_id])
+        app.send_task(
+            "provisioning.run_operation", args=[op_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE
+        )
     finally:
         app.close()
 
