@@ -267,23 +267,39 @@ def dock_connect(
     credentials: Mapping[str, Any] | None = None,
     provisioning_credentials: Mapping[str, Any] | None = None,
     endpoint_url: str = "",
+    emulated: bool = False,
 ) -> Dock:
-    """Create a dock after checking its credentials live with the provider."""
+    """Create a dock after checking its credentials live with the provider.
+
+    ``emulated`` labels a dock whose endpoint is a local emulator (moto, LocalStack...)."""
     require(actor, org, Area.DOCKS, Level.FULL)
     require(actor, org, Area.CREDENTIALS, Level.FULL)
-    clean = credentials_check(provider=provider, credentials=credentials,
-                              endpoint_url=endpoint_url)
+    clean = credentials_check(provider=provider, credentials=credentials, endpoint_url=endpoint_url)
     prov = None
     if provisioning_credentials:
-        prov = credentials_check(provider=provider, credentials=provisioning_credentials,
-                                 endpoint_url=endpoint_url)
-    return dock_create(actor=actor, org=org, name=name, provider=provider, credentials=clean,
-                       provisioning_credentials=prov, endpoint_url=endpoint_url)
+        prov = credentials_check(
+            provider=provider, credentials=provisioning_credentials, endpoint_url=endpoint_url
+        )
+    return dock_create(
+        actor=actor,
+        org=org,
+        name=name,
+        provider=provider,
+        credentials=clean,
+        provisioning_credentials=prov,
+        endpoint_url=endpoint_url,
+        emulated=emulated,
+    )
 
 
-def dock_update(*, actor: Actor, dock: Dock, name: str | None = None,
-                endpoint_url: str | None = None,
-                sync_interval_seconds: int | None = None) -> Dock:
+def dock_update(
+    *,
+    actor: Actor,
+    dock: Dock,
+    name: str | None = None,
+    endpoint_url: str | None = None,
+    sync_interval_seconds: int | None = None,
+) -> Dock:
     require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
     changed: dict[str, Any] = {}
     if name is not None and name.strip() != dock.name:
@@ -292,19 +308,27 @@ def dock_update(*, actor: Actor, dock: Dock, name: str | None = None,
         changed["endpoint_url"] = endpoint_url
     if sync_interval_seconds is not None:
         if sync_interval_seconds < 60:
-            raise ValidationError("The sync interval is at least 60 seconds.",
-                                  fields={"sync_interval_seconds": ["minimum 60"]})
+            raise ValidationError(
+                "The sync interval is at least 60 seconds.",
+                fields={"sync_interval_seconds": ["minimum 60"]},
+            )
         changed["sync_interval_seconds"] = sync_interval_seconds
     if not changed:
         return dock
     try:
         with transaction.atomic():
             Dock.objects.filter(pk=dock.pk).update(**changed, updated_at=timezone.now())
-            audit_log(actor=actor, org=dock.org, operation="dock.update", target=dock,
-                      metadata={"fields": sorted(changed)})
+            audit_log(
+                actor=actor,
+                org=dock.org,
+                operation="dock.update",
+                target=dock,
+                metadata={"fields": sorted(changed)},
+            )
     except IntegrityError:
-        raise Conflict("A dock with that name already exists.",
-                       fields={"name": ["already exists"]}) from None
+        raise Conflict(
+            "A dock with that name already exists.", fields={"name": ["already exists"]}
+        ) from None
     dock.refresh_from_db()
     return dock
 
@@ -328,8 +352,13 @@ def dock_delete(*, actor: Actor, dock: Dock, orphan: bool = False) -> None:
     with transaction.atomic():
         for model in UNIVERSAL_MODELS.values():
             model.objects.filter(dock=dock).exclude(provisioning_source__in=managed).delete()
-        audit_log(actor=actor, org=dock.org, operation="dock.delete", target=dock,
-                  metadata={"orphaned": count})
+        audit_log(
+            actor=actor,
+            org=dock.org,
+            operation="dock.delete",
+            target=dock,
+            metadata={"orphaned": count},
+        )
         dock.delete()
 
 
@@ -347,30 +376,42 @@ def credentials_rotate(
 
     require(actor, dock.org, Area.CREDENTIALS, Level.FULL, obj=dock)
     if not 0 <= grace_seconds <= 7 * 86400:
-        raise ValidationError("grace_seconds must be between 0 and 604800.",
-                              fields={"grace_seconds": ["between 0 and 604800"]})
-    clean = credentials_check(provider=dock.provider, credentials=credentials,
-                              endpoint_url=dock.endpoint_url)
+        raise ValidationError(
+            "grace_seconds must be between 0 and 604800.",
+            fields={"grace_seconds": ["between 0 and 604800"]},
+        )
+    clean = credentials_check(
+        provider=dock.provider, credentials=credentials, endpoint_url=dock.endpoint_url
+    )
     with transaction.atomic():
         locked = Dock.objects.select_for_update().get(pk=dock.pk)
         field = "provisioning_credentials" if locked.provisioning_credentials else "api_credentials"
-        previous = get_keyring().decrypt(getattr(locked, field), _aad(locked, field)) \
-            if getattr(locked, field) else b""
+        previous = (
+            get_keyring().decrypt(getattr(locked, field), _aad(locked, field))
+            if getattr(locked, field)
+            else b""
+        )
         locked.previous_provisioning_credentials = (
             get_keyring().encrypt(previous, _aad(locked, "previous_provisioning_credentials"))
-            if previous and grace_seconds else ""
+            if previous and grace_seconds
+            else ""
         )
         locked.previous_credentials_expire_at = (
-            timezone.now() + timedelta(seconds=grace_seconds) if previous and grace_seconds
+            timezone.now() + timedelta(seconds=grace_seconds)
+            if previous and grace_seconds
             else None
         )
         setattr(locked, field, _seal(locked, field, clean))
         locked.credential_fields = sorted(set(locked.credential_fields or []) | set(clean))
         locked.credentials_changed_at = timezone.now()
         locked.save()
-        audit_log(actor=actor, org=locked.org, operation="credential.rotate", target=locked,
-                  metadata={"field": field, "grace_seconds": grace_seconds,
-                            "fields_set": sorted(clean)})
+        audit_log(
+            actor=actor,
+            org=locked.org,
+            operation="credential.rotate",
+            target=locked,
+            metadata={"field": field, "grace_seconds": grace_seconds, "fields_set": sorted(clean)},
+        )
     return locked
 
 
@@ -403,8 +444,13 @@ def dock_grant(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
     _check_grant(actor, dock, membership, perm)
     with transaction.atomic():
         assign_perm(f"docks.{perm}", membership.user, dock)
-        audit_log(actor=actor, org=dock.org, operation="dock.grant", target=dock,
-                  metadata={"user": membership.user.get_username(), "perm": perm})
+        audit_log(
+            actor=actor,
+            org=dock.org,
+            operation="dock.grant",
+            target=dock,
+            metadata={"user": membership.user.get_username(), "perm": perm},
+        )
 
 
 def dock_grant_revoke(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
@@ -414,5 +460,10 @@ def dock_grant_revoke(*, actor: Actor, dock: Dock, membership: Any, perm: str) -
     _check_grant(actor, dock, membership, perm)
     with transaction.atomic():
         remove_perm(f"docks.{perm}", membership.user, dock)
-        audit_log(actor=actor, org=dock.org, operation="dock.grant_revoke", target=dock,
-                  metadata={"user": membership.user.get_username(), "perm": perm})
+        audit_log(
+            actor=actor,
+            org=dock.org,
+            operation="dock.grant_revoke",
+            target=dock,
+            metadata={"user": membership.user.get_username(), "perm": perm},
+        )

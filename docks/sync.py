@@ -47,12 +47,16 @@ def dock_sync(*, dock: Dock, actor: Actor | None = None) -> dict[str, int]:
 
     actor = actor or Actor.system("sync", dock.org)
     if dock.provider in NOT_SYNCED:
-        Dock.objects.filter(pk=dock.pk).update(sync_status=SyncStatus.OK,
-                                               last_sync_at=timezone.now(), sync_error="")
+        Dock.objects.filter(pk=dock.pk).update(
+            sync_status=SyncStatus.OK, last_sync_at=timezone.now(), sync_error=""
+        )
         return {"created": 0, "updated": 0, "deleted": 0, "drifted": 0}
     cls = adapter_class(dock.provider)
-    creds = {} if cls.credentialless else dock_credentials(
-        dock=dock, actor=actor, purpose="sync", which="api")
+    creds = (
+        {}
+        if cls.credentialless
+        else dock_credentials(dock=dock, actor=actor, purpose="sync", which="api")
+    )
     adapter = cls(creds, dock.endpoint_url or None)
     try:
         found = list(adapter.sync())
@@ -81,9 +85,13 @@ def _apply(dock: Dock, found: list[Any], *, skipped: set[str]) -> dict[str, int]
             row = model.objects.filter(dock=dock, provider_resource_id=pid).first()
             if row is None:
                 model.objects.create(
-                    org_id=dock.org_id, dock=dock, provider=dock.provider,
-                    provider_resource_id=pid, resource_type=item.resource_type or "",
-                    provisioning_source=ProvisioningSource.MANUAL, **values,
+                    org_id=dock.org_id,
+                    dock=dock,
+                    provider=dock.provider,
+                    provider_resource_id=pid,
+                    resource_type=item.resource_type or "",
+                    provisioning_source=ProvisioningSource.MANUAL,
+                    **values,
                 )
                 counts["created"] += 1
             else:
@@ -100,14 +108,25 @@ def _apply(dock: Dock, found: list[Any], *, skipped: set[str]) -> dict[str, int]
             counts["deleted"] += missing.filter(
                 Q(provisioning_source="") | Q(provisioning_source=ProvisioningSource.MANUAL)
             ).delete()[0]
-            counts["drifted"] += missing.filter(provisioning_source__in=MANAGED).exclude(
-                drift=GONE).update(drift=GONE, updated_at=now)
+            counts["drifted"] += (
+                missing.filter(provisioning_source__in=MANAGED)
+                .exclude(drift=GONE)
+                .update(drift=GONE, updated_at=now)
+            )
         Dock.objects.filter(pk=dock.pk).update(
-            sync_status=SyncStatus.OK, last_sync_at=now, sync_error="", sync_failures=0,
+            sync_status=SyncStatus.OK,
+            last_sync_at=now,
+            sync_error="",
+            sync_failures=0,
             next_sync_at=now + timedelta(seconds=dock.sync_interval_seconds),
         )
-        audit_log(actor=Actor.system("sync", dock.org), org=dock.org, operation="dock.sync",
-                  target=dock, metadata=counts)
+        audit_log(
+            actor=Actor.system("sync", dock.org),
+            org=dock.org,
+            operation="dock.sync",
+            target=dock,
+            metadata=counts,
+        )
     return counts
 
 
@@ -115,12 +134,20 @@ def _record_failure(dock: Dock, message: str) -> None:
     failures = dock.sync_failures + 1
     now = timezone.now()
     Dock.objects.filter(pk=dock.pk).update(
-        sync_status=SyncStatus.ERROR, sync_error=message[:2000], sync_failures=failures,
-        last_sync_at=now, next_sync_at=now + backoff(failures),
+        sync_status=SyncStatus.ERROR,
+        sync_error=message[:2000],
+        sync_failures=failures,
+        last_sync_at=now,
+        next_sync_at=now + backoff(failures),
     )
-    audit_log(actor=Actor.system("sync", dock.org), org=dock.org, operation="dock.sync",
-              status="failure", target=dock, metadata={"error": message[:500],
-                                                       "failures": failures})
+    audit_log(
+        actor=Actor.system("sync", dock.org),
+        org=dock.org,
+        operation="dock.sync",
+        status="failure",
+        target=dock,
+        metadata={"error": message[:500], "failures": failures},
+    )
 
 
 def docks_due(now: Any = None) -> list[Any]:
@@ -134,8 +161,10 @@ def docks_due(now: Any = None) -> list[Any]:
     )
     claimed = []
     for pk in due:
-        if Dock.objects.filter(pk=pk).exclude(sync_status=SyncStatus.SYNCING).update(
-            sync_status=SyncStatus.SYNCING, next_sync_at=now + timedelta(minutes=10)
+        if (
+            Dock.objects.filter(pk=pk)
+            .exclude(sync_status=SyncStatus.SYNCING)
+            .update(sync_status=SyncStatus.SYNCING, next_sync_at=now + timedelta(minutes=10))
         ):
             claimed.append(pk)
     return claimed

@@ -1,7 +1,17 @@
+"""Dashboard forms. Spec and credentials forms are built from pydantic models
+(``frontend.schema_forms``); these are the hand-written ones."""
+
 from __future__ import annotations
+
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+
+from audit.models import AuditStatus
+from docks.models import ProvisioningSource, ProvisioningState
+from provisioning.models import FailurePolicy, OperationKind, OperationStatus
+from stackdock.models import AREAS, Level
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -13,3 +23,191 @@ class EmailLoginForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+
+def _blank(choices: Any, label: str = "Any") -> list[tuple[str, str]]:
+    return [("", label), *[(str(v), str(lab)) for v, lab in choices]]
+
+
+# --- docks ------------------------------------------------------------------------------
+
+
+def dock_name_field() -> forms.CharField:
+    return forms.CharField(
+        label="Dock name",
+        max_length=100,
+        help_text="How this account is called in StackDock, e.g. “aws-production”.",
+    )
+
+
+def endpoint_field() -> forms.URLField:
+    return forms.URLField(
+        label="Endpoint override",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="Only for emulators and compatible services (moto, LocalStack, MinIO). "
+        "Leave empty for the real provider.",
+    )
+
+
+class DockSettingsForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100)
+    sync_interval_seconds = forms.IntegerField(
+        label="Sync every (seconds)", min_value=60, help_text="At least 60 seconds."
+    )
+
+
+class DockDeleteForm(forms.Form):
+    confirm_name = forms.CharField(label="Type the dock's name to confirm")
+    orphan = forms.BooleanField(
+        label="Keep resources StackDock provisioned on it (they stay listed, detached)",
+        required=False,
+    )
+
+
+class GrantForm(forms.Form):
+    membership = forms.TypedChoiceField(label="Member", coerce=int)
+    perm = forms.ChoiceField(
+        label="Grant",
+        choices=[
+            ("view_dock", "View this dock and its resources"),
+            ("provision_dock", "Provision on this dock"),
+        ],
+    )
+
+    def __init__(self, *args: Any, members: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["membership"]).choices = [
+            (m.pk, f"{m.user.username} ({m.role.name})") for m in members
+        ]
+
+
+# --- resources and operations ----------------------------------------------------------
+
+
+class ResourceFilterForm(forms.Form):
+    search = forms.CharField(label="Search", required=False)
+    dock = forms.ChoiceField(label="Dock", required=False)
+    provider = forms.ChoiceField(label="Provider", required=False)
+    provisioning_source = forms.ChoiceField(
+        label="Source", required=False, choices=_blank(ProvisioningSource.choices)
+    )
+    provisioning_state = forms.ChoiceField(
+        label="State", required=False, choices=_blank(ProvisioningState.choices)
+    )
+
+    def __init__(self, *args: Any, docks: Any = (), providers: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["dock"]).choices = _blank(
+            (str(d.pk), d.name) for d in docks
+        )
+        cast(forms.ChoiceField, self.fields["provider"]).choices = _blank((p, p) for p in providers)
+        self.fields["search"].widget.attrs.update(
+            {"type": "search", "placeholder": "Name or provider id"}
+        )
+
+
+class OperationFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=_blank(OperationStatus.choices)
+    )
+    kind = forms.ChoiceField(label="Kind", required=False, choices=_blank(OperationKind.choices))
+    dock = forms.ChoiceField(label="Dock", required=False)
+    stack = forms.CharField(label="Stack", required=False)
+
+    def __init__(self, *args: Any, docks: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["dock"]).choices = _blank(
+            (str(d.pk), d.name) for d in docks
+        )
+
+
+class AuditFilterForm(forms.Form):
+    operation = forms.CharField(
+        label="Operation",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "prefix, e.g. resource."}),
+    )
+    status = forms.ChoiceField(label="Status", required=False, choices=_blank(AuditStatus.choices))
+    actor = forms.CharField(label="Actor", required=False)
+    target = forms.CharField(label="Target", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+
+
+# --- stacks -------------------------------------------------------------------------------
+
+
+class StackForm(forms.Form):
+    spec = forms.CharField(
+        label="Stack spec (YAML or JSON)",
+        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "code"}),
+        strip=False,
+        help_text="name, resources: each with dock, type, properties; "
+        "reference another resource's output with ${name.output}.",
+    )
+    on_failure = forms.ChoiceField(
+        label="When a step fails", choices=FailurePolicy.choices, initial=FailurePolicy.STOP
+    )
+
+
+class ConfirmNameForm(forms.Form):
+    confirm_name = forms.CharField(label="Type the name to confirm")
+
+
+# --- organization settings -------------------------------------------------------------
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    role = forms.ChoiceField(label="Role")
+
+    def __init__(self, *args: Any, roles: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["role"]).choices = [(r.name, r.name) for r in roles]
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role")
+
+    def __init__(self, *args: Any, roles: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["role"]).choices = [(r.name, r.name) for r in roles]
+
+
+LEVEL_CHOICES = [(Level.NONE, "none"), (Level.READ, "read"), (Level.FULL, "full")]
+
+
+class RoleForm(forms.Form):
+    """A role's name and its permission matrix row (one select per area)."""
+
+    name = forms.CharField(label="Role name", max_length=63)
+
+    def __init__(self, *args: Any, with_name: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not with_name:
+            del self.fields["name"]
+        for area in AREAS:
+            self.fields[f"perm_{area}"] = forms.ChoiceField(
+                label=area, choices=LEVEL_CHOICES, initial=Level.NONE
+            )
+
+    def area_fields(self) -> list[forms.BoundField]:
+        return [self[f"perm_{a}"] for a in AREAS]
+
+    def permissions(self) -> dict[str, str]:
+        return {area: self.cleaned_data[f"perm_{area}"] for area in AREAS}
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Token name", max_length=100, help_text="What it is for, e.g. “ci”."
+    )
+    expires_days = forms.IntegerField(
+        label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Empty: never expires.",
+    )

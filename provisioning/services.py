@@ -142,6 +142,17 @@ def _docks_of(org: Organization, spec: StackSpec) -> list[Dock]:
     return docks
 
 
+def _require_some_provisioning(actor: Actor, org: Organization) -> None:
+    """Before even reading a document: may this actor provision anywhere in ``org``?"""
+    if actor.allows(Area.PROVISIONING, Level.FULL) or (
+        actor.membership is not None
+        and actor.membership.org_id == org.pk
+        and actor.granted_dock_ids(Area.PROVISIONING, Level.FULL)
+    ):
+        return
+    require(actor, org, Area.PROVISIONING, Level.FULL)
+
+
 def _require_provision(actor: Actor, org: Organization, docks: Iterable[Dock]) -> None:
     """``provisioning: full`` on the org, or a ``provision`` grant on every dock involved."""
     if actor.allows(Area.PROVISIONING, Level.FULL):
@@ -163,6 +174,7 @@ def stack_save(
     on_failure: str | None = None,
 ) -> Stack:
     """Create or replace a stack's desired spec (validated; nothing is applied)."""
+    _require_some_provisioning(actor, org)
     spec = stack_parse(actor=actor, org=org, doc=doc)
     stack_name = name or spec.name
     if not STACK_NAME.match(stack_name or ""):
@@ -199,7 +211,14 @@ def stack_save(
         stack.spec_text = text
         if on_failure is not None:
             stack.on_failure = on_failure
-        stack.save()
+        try:
+            with transaction.atomic():
+                stack.save()
+        except IntegrityError:  # created by a concurrent request a moment ago
+            raise Conflict(
+                f"Stack {stack_name!r} was just created by another request.",
+                fields={"name": ["taken"]},
+            ) from None
         audit_log(
             actor=actor,
             org=org,
@@ -606,18 +625,30 @@ def resource_delete(
     return op
 
 
-def dock_sync_request(*, actor: Actor, dock: Dock, idempotency_key: str = "",
-                      request_hash: str = "") -> Operation:
+def dock_sync_request(
+    *, actor: Actor, dock: Dock, idempotency_key: str = "", request_hash: str = ""
+) -> Operation:
     """Queue a sync of one dock now (``POST /docks/{id}/sync``)."""
     require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
     with transaction.atomic():
         replay = _idempotent(dock.org, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        op = _new_operation(actor=actor, org=dock.org, kind=OperationKind.SYNC,
-                            idempotency_key=idempotency_key, request_hash=request_hash,
-                            dock=dock, progress_total=1)
-        audit_log(actor=actor, org=dock.org, operation="dock.sync_request", target=dock,
-                  metadata={"operation": op.pk})
+        op = _new_operation(
+            actor=actor,
+            org=dock.org,
+            kind=OperationKind.SYNC,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            dock=dock,
+            progress_total=1,
+        )
+        audit_log(
+            actor=actor,
+            org=dock.org,
+            operation="dock.sync_request",
+            target=dock,
+            metadata={"operation": op.pk},
+        )
         _enqueue(op)
     return op

@@ -180,6 +180,23 @@ def redis() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+# --- browser tests: Debian's chromium, driven by Playwright (never downloaded) ---------------
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """tests/browser launch /usr/bin/chromium: install Debian's package when it is missing."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0:
+        log(
+            "no /usr/bin/chromium and not root: the browser tests will be skipped "
+            "(sudo apt-get install chromium)"
+        )
+        return
+    apt_install("chromium")
+
+
 def pytest(args: list[str], env: dict[str, str]) -> int:
     cmd = [str(VENV_BIN / "python"), "-m", "pytest", *args]
     log(" ".join(cmd))
@@ -190,6 +207,7 @@ def main(argv: list[str]) -> int:
     base = {**os.environ, "STACKDOCK_ENV": "test", "PYTHONUNBUFFERED": "1"}
     base.pop("DATABASE_URL", None)
     base.pop("REDIS_URL", None)
+    ensure_chromium()
     with postgres() as pg_url, redis() as redis_url:
         env = {**base, "DATABASE_URL": pg_url, "STACKDOCK_TEST_REDIS_URL": redis_url}
         log(f"PostgreSQL: {pg_url}  Redis: {redis_url}")

@@ -328,6 +328,8 @@ def token_authenticate(secret: str) -> ApiToken | None:
     )
     if token is None or not secrets.compare_digest(token.token_hash, hash_token(secret)):
         return None
+    if not token.membership.user.is_active:  # a disabled user's tokens stop working too
+        return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

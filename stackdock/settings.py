@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "django_htmx",
+    "csp",
+    "axes",
     "stackdock",
     "audit",
     "docks",
@@ -103,7 +105,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    # last: django-axes locks out repeated failed logins
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "stackdock.urls"
@@ -136,8 +141,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    if STACKDOCK_ENV == "test":
-        DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -145,6 +148,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- auth ------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -159,6 +163,14 @@ LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 SESSION_COOKIE_HTTPONLY = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+SESSION_COOKIE_SAMESITE = "Lax"
+# Login throttling (django-axes): lock a username+IP pair after repeated failures.
+AXES_FAILURE_LIMIT = env.int("STACKDOCK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("STACKDOCK_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it via hx-headers rendered server-side
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous object permissions
 GUARDIAN_RAISE_403 = False
@@ -171,7 +183,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
+
 # --- REST framework -------------------------------------------------------------
+def _throttle_rate(name: str, default: str) -> str:
+    """A DRF rate, ``<requests>/<s|min|hour|day>``; a bad value stops the process."""
+    import re
+
+    value = env.str(name, default=default).strip()
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must look like 600/min (got {value!r})")
+    return value
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "stackdock.authentication.ApiTokenAuthentication",
@@ -181,13 +204,45 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["stackdock.api.parsers.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "stackdock.api.exceptions.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "stackdock.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    # throttles live in the default cache (Redis when REDIS_URL is set)
+    "DEFAULT_THROTTLE_CLASSES": ["stackdock.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": _throttle_rate("STACKDOCK_THROTTLE_TOKEN", "1200/min"),
+        "ip": _throttle_rate("STACKDOCK_THROTTLE_IP", "2400/min"),
+    },
+    # how many reverse proxies append to X-Forwarded-For (0: trust REMOTE_ADDR only)
+    "NUM_PROXIES": env.int("STACKDOCK_NUM_PROXIES", default=0),
+    "URL_FORMAT_OVERRIDE": None,  # ?format= is the audit export's own parameter
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "StackDock API",
+    "DESCRIPTION": "Docks, universal resource tables, provisioning, stacks, audit. "
+    "See docs/API.md for authentication, errors, pagination, idempotency and throttling.",
     "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_PATCH": False,  # PATCH bodies are validated whole, not as partials
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OperationStatusEnum": "provisioning.models.OperationStatus",
+        "OperationKindEnum": "provisioning.models.OperationKind",
+        "AuditStatusEnum": "audit.models.AuditStatus",
+        "ActorTypeEnum": "audit.models.ActorType",
+        "ProvisioningStateEnum": "docks.models.ProvisioningState",
+        "ProvisioningSourceEnum": "docks.models.ProvisioningSource",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "stackdock.api.schema.add_common_responses",
+    ],
 }
 
 # --- cache, broker, Celery ------------------------------------------------------
@@ -229,6 +284,22 @@ STACKDOCK_MAX_ATTEMPTS = env.int("STACKDOCK_MAX_ATTEMPTS", default=5)
 STACKDOCK_SANDBOX = not PRODUCTION
 
 # --- security -------------------------------------------------------------------------
+# Content Security Policy (django-csp): no inline script anywhere; htmx is served
+# from our own static files and configured by a meta tag.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -27,3 +27,8 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("STACKDOCK_TEST_QUEUE") or (
     f"stackdock-test-{os.getpid()}"
 )
 os.environ["STACKDOCK_TEST_QUEUE"] = CELERY_TASK_DEFAULT_QUEUE
+
+# SQLite test databases are files (WAL lets a reader thread and a writer work together,
+# which shared-cache in-memory databases do not), one per test process.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -125,6 +125,8 @@ def load_document(doc: str | bytes | Mapping[str, Any]) -> tuple[Any, _Positions
         raise SpecError([("", "a stack document must be YAML or JSON text, or a mapping")])
     if len(doc) > MAX_DOCUMENT_CHARS:
         raise SpecError([("", f"the document is larger than {MAX_DOCUMENT_CHARS} characters")])
+    if doc.lstrip().startswith(("{", "[")) and too_deep(doc):
+        raise SpecError([("", f"the document nests deeper than {MAX_DEPTH} levels")])
     if doc.lstrip().startswith("{"):
         return _load_json(doc), None
     return _load_yaml(doc)
@@ -152,7 +154,34 @@ def _load_json(text: str) -> Any:
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: deepest collection nesting a document may have (a stack needs about 6)
+MAX_DEPTH = 64
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether a YAML (or JSON) text nests collections deeper than ``limit``.
+
+    Walks the parser's events, which needs no recursion: composing a very deep
+    text crashes libyaml (a segfault, not an exception), so such a text must
+    never reach the loader. A syntax error is left for the loader to report.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+                depth += 1
+                if depth > limit:
+                    return True
+            elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return False
+    return False
+
+
 def _load_yaml(text: str) -> tuple[Any, _Positions]:
+    if too_deep(text):
+        raise SpecError([("", f"the document nests deeper than {MAX_DEPTH} levels")])
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -84,11 +84,10 @@ class World:
 
     def run(self, action: tuple[Any, ...]) -> None:
         kind = action[0]
-        parse = lambda doc: parse_stack(
-            doc,
-            registry=self.registry,  # noqa: E731
-            dock_provider=lambda d: "aws",
-        )
+
+        def parse(doc: dict[str, Any]) -> Any:
+            return parse_stack(doc, registry=self.registry, dock_provider=lambda d: "aws")
+
         if kind == "plan":
             self.orch().plan(parse(action[1]))
         elif kind == "apply":

@@ -256,3 +256,18 @@ def test_resolve_keeps_whole_value_types_and_interpolates_embedded_ones() -> Non
     assert resolve(value, lookup) == {"port": 5432, "url": "pg://main:5432", "s": "x"}
     assert resolve(["${db.name}", {"k": "${ db.name }"}], lookup) == ["main", {"k": "main"}]
     assert resolve("a-${db.name}", lambda r, a: UNKNOWN) is UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 3000)),
+        "{" + '"a":{' * 5000 + "}" * 5001,
+    ],
+)
+def test_absurdly_nested_documents_are_refused_not_crashed_on(text):
+    from provisioning.engine.spec import load_document
+
+    with pytest.raises(SpecError, match="nests deeper than 64 levels"):
+        load_document(text)

@@ -274,3 +274,9 @@ def test_reaper_requeues_an_operation_whose_worker_died(
     assert operations_reap(max_attempts=3) == []
     op2.refresh_from_db()
     assert op2.status == "failed" and "stopped responding" in op2.error
+
+
+@pytest.mark.django_db
+def test_a_viewer_is_refused_before_the_document_is_even_read(viewer, sandbox_dock):
+    with pytest.raises(PermissionDenied):
+        stack_save(actor=actor_of(viewer), org=sandbox_dock.org, doc="not: [valid")

@@ -69,3 +69,11 @@ def test_nobody_grants_a_role_above_their_own(org, owner):
     with pytest.raises(PermissionDenied, match="above your own role"):
         member_add(actor=actor_of(manager), org=org, email="x@acme.test", role_name="admin")
     member_add(actor=actor_of(manager), org=org, email="y@acme.test", role_name="member-manager")
+
+
+@pytest.mark.django_db
+def test_tokens_of_a_disabled_user_fail(owner):
+    token, secret = token_create(actor=actor_of(owner), membership=owner)
+    owner.user.is_active = False
+    owner.user.save()
+    assert token_authenticate(secret) is None

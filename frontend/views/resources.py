@@ -1,0 +1,205 @@
+"""The universal tables: list (search, filters, pages), detail, update, destroy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from docks.adapters.base import CENSOR
+from docks.models import TABLE_FIELDS, Dock, ProvisioningSource
+from docks.selectors import RESOURCE_FILTERS, resource_get, resources_for
+from frontend.forms import ResourceFilterForm
+from frontend.schema_forms import SchemaForm
+from frontend.views.base import (
+    actor_of,
+    dashboard_view,
+    filters_from,
+    may,
+    may_provision_somewhere,
+    new_idempotency_key,
+    page_or_partial,
+    paginate,
+    redirect_to,
+)
+from provisioning.models import Stack, StackKind
+from provisioning.registry import get_registry
+from provisioning.selectors import operations_for
+from provisioning.services import request_fingerprint, resource_delete, resource_update
+from stackdock.exceptions import Conflict, ValidationError
+from stackdock.models import Area, Level
+from stackdock.permissions import Actor, require
+
+TITLES = {
+    "servers": "Servers",
+    "web-services": "Web services",
+    "domains": "Domains",
+    "databases": "Databases",
+    "buckets": "Buckets",
+}
+
+
+@dashboard_view
+def resource_list(request: HttpRequest, table: str) -> HttpResponse:
+    actor = actor_of(request)
+    filters = filters_from(request, RESOURCE_FILTERS)
+    page = paginate(request, resources_for(actor=actor, table=table, filters=filters))
+    docks = Dock.objects.visible_to(actor, Area.RESOURCES).order_by("name").only("pk", "name")
+    form = ResourceFilterForm(
+        request.GET or None, docks=docks, providers=get_registry().providers()
+    )
+    context = {
+        "table": table,
+        "title": TITLES[table],
+        "columns": TABLE_FIELDS[table],
+        "page": page,
+        "form": form,
+        "filtered": bool(filters),
+        "can_provision": may_provision_somewhere(actor),
+    }
+    return page_or_partial(
+        request, "frontend/resources/list.html", "frontend/resources/_table.html", context
+    )
+
+
+def _spec_model(row: Any) -> Any:
+    registry = get_registry()
+    try:
+        return registry.resource_type(row.provider, row.resource_type)
+    except Exception:  # unknown provider or type (e.g. discovered by sync): no form
+        return None
+
+
+def _masked_spec(row: Any, rtype: Any) -> dict[str, Any]:
+    secret = rtype.secret_fields if rtype is not None else frozenset()
+    return {k: (CENSOR if k in secret else v) for k, v in (row.spec or {}).items()}
+
+
+def _changeable(actor: Actor, row: Any) -> tuple[bool, str]:
+    """Whether to offer update/destroy here, and if not, why (shown to the user)."""
+    if row.provisioning_source == ProvisioningSource.MANUAL or not row.provisioning_source:
+        return False, "Discovered by sync: manage it at its provider."
+    if row.provisioning_source == ProvisioningSource.SST:
+        return False, f"Managed by stack {row.sst_stack_name!r}: change the stack's spec."
+    if not may(actor, Area.PROVISIONING, Level.FULL, dock_id=row.dock_id):
+        return False, ""
+    if row.dock_id is None:
+        return False, "Its dock was deleted."
+    return True, ""
+
+
+@dashboard_view
+def resource_detail(request: HttpRequest, table: str, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    row = resource_get(actor=actor, table=table, resource_id=pk)
+    rtype = _spec_model(row)
+    changeable, reason = _changeable(actor, row)
+    ops = operations_for(actor=actor).filter(resource_table=table, resource_id=row.pk)[:20]
+    stack = None
+    if row.provisioning_source == ProvisioningSource.SST and row.sst_stack_name:
+        stack = (
+            Stack.objects.visible_to(actor, Area.PROVISIONING)
+            .filter(name=row.sst_stack_name, kind=StackKind.STACK)
+            .first()
+        )
+    return render(
+        request,
+        "frontend/resources/detail.html",
+        {
+            "table": table,
+            "title": TITLES[table],
+            "row": row,
+            "columns": [(c, getattr(row, c)) for c in TABLE_FIELDS[table]],
+            "spec": _masked_spec(row, rtype),
+            "operations": list(ops),
+            "changeable": changeable and rtype is not None,
+            "not_changeable_reason": reason,
+            "stack": stack,
+        },
+    )
+
+
+def _update_form(rtype: Any, row: Any, data: Any = None) -> SchemaForm:
+    initial = {k: v for k, v in (row.spec or {}).items() if k not in rtype.secret_fields}
+    from django import forms
+
+    key = forms.CharField(widget=forms.HiddenInput, initial=new_idempotency_key())
+    form = SchemaForm(
+        data,
+        model=rtype.spec_model,
+        initial=initial,
+        prefix_fields={"idempotency_key": key},
+        secret_fields=rtype.secret_fields,
+    )
+    for name in form.secret_names & set(form.fields):  # never shown: empty keeps it
+        form.fields[name].required = False
+        form.fields[name].help_text = f"{form.fields[name].help_text} Leave empty to keep it."
+    return form
+
+
+@dashboard_view
+def resource_edit(request: HttpRequest, table: str, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    row = resource_get(actor=actor, table=table, resource_id=pk)
+    require(actor, row.org, Area.PROVISIONING, Level.FULL, obj=row)
+    rtype = _spec_model(row)
+    if rtype is None:
+        raise Conflict(f"{row.name!r} has no spec StackDock can change.")
+    form = _update_form(rtype, row, request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            changes = form.spec_values()
+            key = form.cleaned_data["idempotency_key"]
+            try:
+                op = resource_update(
+                    actor=actor,
+                    table=table,
+                    row=row,
+                    changes=changes,
+                    idempotency_key=key,
+                    request_hash=request_fingerprint({"update": [table, row.pk, changes]}),
+                )
+            except (ValidationError, Conflict) as exc:
+                form.add_server_errors(exc.fields or {"": [exc.message]}, prefix="spec.")
+            else:
+                return redirect_to("frontend:operation", op.pk)
+        status = 400
+    return render(
+        request,
+        "frontend/resources/edit.html",
+        {
+            "table": table,
+            "title": TITLES[table],
+            "row": row,
+            "form": form,
+            "replace_fields": sorted(rtype.replace_fields),
+        },
+        status=status,
+    )
+
+
+@dashboard_view
+def resource_destroy(request: HttpRequest, table: str, pk: int) -> HttpResponse:
+    """Confirmation page (GET); the delete operation (POST, with the name typed)."""
+    actor = actor_of(request)
+    row = resource_get(actor=actor, table=table, resource_id=pk)
+    require(actor, row.org, Area.PROVISIONING, Level.FULL, obj=row)
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("confirm_name", "").strip() != row.name:
+            error = "Type the resource's name exactly to confirm."
+        else:
+            try:
+                op = resource_delete(actor=actor, table=table, row=row)
+            except Conflict as exc:
+                error = exc.message
+            else:
+                return redirect_to("frontend:operation", op.pk)
+    return render(
+        request,
+        "frontend/resources/destroy.html",
+        {"table": table, "title": TITLES[table], "row": row, "error": error},
+        status=400 if error else 200,
+    )

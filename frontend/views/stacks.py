@@ -1,0 +1,346 @@
+"""Stacks: list, YAML editor, plan, deploy / destroy / refresh, versions, lock, unlock."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from frontend import selectors
+from frontend.forms import ConfirmNameForm, StackForm
+from frontend.views.base import (
+    actor_of,
+    dashboard_view,
+    may,
+    may_provision_somewhere,
+    new_idempotency_key,
+    org_of,
+    redirect_to,
+)
+from provisioning.models import FailurePolicy, Stack, StackLock, StackResource
+from provisioning.selectors import operations_for, stack_get
+from provisioning.services import (
+    request_fingerprint,
+    stack_delete,
+    stack_deploy,
+    stack_destroy,
+    stack_plan,
+    stack_refresh,
+    stack_save,
+    stack_unlock,
+)
+from stackdock.exceptions import Conflict, ValidationError
+from stackdock.models import Area, Level
+from stackdock.permissions import Actor, require
+
+LINE = re.compile(r"\(line (\d+)\)")
+EXAMPLE = """name: my-stack
+resources:
+  db:
+    dock: sandbox
+    type: database
+    properties:
+      name: app-db
+  web:
+    dock: sandbox
+    type: web-service
+    properties:
+      name: ${db.name}-web
+      size: small
+"""
+
+
+def _can_apply(actor: Actor) -> bool:
+    return may_provision_somewhere(actor)
+
+
+def _can_unlock(actor: Actor) -> bool:
+    return may(actor, Area.SETTINGS, Level.FULL) and may(actor, Area.PROVISIONING, Level.FULL)
+
+
+@dashboard_view
+def stack_list(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    require(actor, actor.org, Area.PROVISIONING, Level.READ)
+    stacks = list(selectors.stacks_with_state(actor=actor))
+    return render(
+        request,
+        "frontend/stacks/list.html",
+        {"stacks": stacks, "can_apply": _can_apply(actor)},
+    )
+
+
+def _spec_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """The service's errors as {path, message, line} (line from "(line N)" when YAML)."""
+    out = []
+    for path, messages in (exc.fields or {"": [exc.message]}).items():
+        for message in messages:
+            match = LINE.search(message)
+            line = int(match.group(1)) if match else None
+            if line is None:
+                match = re.search(r"at line (\d+)", message)
+                line = int(match.group(1)) if match else None
+            out.append({"path": path, "message": message, "line": line})
+    return out
+
+
+def _numbered(text: str, bad: set[int]) -> list[dict[str, Any]]:
+    return [
+        {"number": n, "text": line, "bad": n in bad}
+        for n, line in enumerate(text.splitlines(), start=1)
+    ]
+
+
+def _editor(request: HttpRequest, stack: Stack | None) -> HttpResponse:
+    actor = actor_of(request)
+    if not _can_apply(actor):
+        require(actor, actor.org, Area.PROVISIONING, Level.FULL)
+    if stack is not None:
+        initial = {"spec": stack.spec_text, "on_failure": stack.on_failure}
+    else:
+        initial = {"spec": EXAMPLE, "on_failure": FailurePolicy.STOP}
+    form = StackForm(request.POST if request.method == "POST" else None, initial=initial)
+    errors: list[dict[str, Any]] = []
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                saved = stack_save(
+                    actor=actor,
+                    org=org_of(actor),
+                    doc=form.cleaned_data["spec"],
+                    name=stack.name if stack is not None else None,
+                    on_failure=form.cleaned_data["on_failure"],
+                )
+            except (ValidationError, Conflict) as exc:
+                errors = _spec_errors(exc)  # type: ignore[arg-type]
+            else:
+                return redirect_to("frontend:stack-plan", saved.name)
+        status = 400
+    text = form.data.get("spec", "") if form.is_bound else form.initial.get("spec", "")
+    last = max(len(text.splitlines()), 1)
+    bad = {min(e["line"], last) for e in errors if e["line"]}  # "at the end" marks the last line
+    return render(
+        request,
+        "frontend/stacks/edit.html",
+        {
+            "stack": stack,
+            "form": form,
+            "errors": errors,
+            "numbered": _numbered(text, bad) if errors else [],
+        },
+        status=status,
+    )
+
+
+@dashboard_view
+def stack_new(request: HttpRequest) -> HttpResponse:
+    return _editor(request, None)
+
+
+@dashboard_view
+def stack_edit(request: HttpRequest, name: str) -> HttpResponse:
+    stack = stack_get(actor=actor_of(request), name=name)
+    return _editor(request, stack)
+
+
+@dashboard_view
+def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
+    actor = actor_of(request)
+    stack = stack_get(actor=actor, name=name)
+    lock = StackLock.objects.filter(stack=stack).first()
+    return render(
+        request,
+        "frontend/stacks/detail.html",
+        {
+            "stack": stack,
+            "resources": list(StackResource.objects.filter(stack=stack).order_by("name")),
+            "versions": list(stack.versions.order_by("-number")[:10]),
+            "lock": lock,
+            "operations": list(operations_for(actor=actor, filters={"stack": stack.name})[:10]),
+            "can_apply": _can_apply(actor),
+            "can_unlock": _can_unlock(actor),
+            "numbered": _numbered(stack.spec_text, set()),
+        },
+    )
+
+
+def _plan(actor: Actor, stack: Stack) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    try:
+        return stack_plan(actor=actor, stack=stack), []
+    except ValidationError as exc:
+        return None, _spec_errors(exc)
+
+
+def _plan_page(
+    request: HttpRequest, stack: Stack, *, action_error: str = "", status: int = 200
+) -> HttpResponse:
+    actor = actor_of(request)
+    plan, errors = _plan(actor, stack)
+    return render(
+        request,
+        "frontend/stacks/plan.html",
+        {
+            "stack": stack,
+            "plan": plan,
+            "errors": errors,
+            "action_error": action_error,
+            "can_apply": _can_apply(actor),
+            "idempotency_key": new_idempotency_key(),
+        },
+        status=status,
+    )
+
+
+@dashboard_view
+def stack_plan_view(request: HttpRequest, name: str) -> HttpResponse:
+    """The read-only preview: what a deploy would create, update, replace or delete."""
+    return _plan_page(request, stack_get(actor=actor_of(request), name=name))
+
+
+@dashboard_view
+def stack_deploy_view(request: HttpRequest, name: str) -> HttpResponse:
+    """GET: the plan with a confirm button; POST: queue the deploy, go to its live status."""
+    actor = actor_of(request)
+    stack = stack_get(actor=actor, name=name)
+    if request.method != "POST":
+        return _plan_page(request, stack)
+    try:
+        op = stack_deploy(
+            actor=actor,
+            stack=stack,
+            idempotency_key=request.POST.get("idempotency_key", "")[:200],
+            request_hash=request_fingerprint({"deploy": stack.name}),
+        )
+    except (Conflict, ValidationError) as exc:
+        return _plan_page(request, stack, action_error=exc.message, status=exc.status_code)
+    return redirect_to("frontend:operation", op.pk)
+
+
+def _confirm(
+    request: HttpRequest,
+    stack: Stack,
+    *,
+    title: str,
+    message: str,
+    button: str,
+    form: ConfirmNameForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "frontend/confirm.html",
+        {
+            "title": title,
+            "message": message,
+            "button": button,
+            "form": form,
+            "error": error,
+            "confirm_name": stack.name,
+            "back_url": reverse("frontend:stack", args=[stack.name]),
+            "danger": True,
+        },
+        status=status,
+    )
+
+
+@dashboard_view
+def stack_destroy_view(request: HttpRequest, name: str) -> HttpResponse:
+    actor = actor_of(request)
+    stack = stack_get(actor=actor, name=name)
+    if not _can_apply(actor):
+        require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
+    count = StackResource.objects.filter(stack=stack).count()
+    form = ConfirmNameForm(request.POST if request.method == "POST" else None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["confirm_name"].strip() != stack.name:
+            form.add_error("confirm_name", "That is not this stack's name.")
+        else:
+            try:
+                op = stack_destroy(actor=actor, stack=stack)
+            except (Conflict, ValidationError) as exc:
+                error = exc.message
+            else:
+                return redirect_to("frontend:operation", op.pk)
+    return _confirm(
+        request,
+        stack,
+        title=f"Destroy stack {stack.name}?",
+        message=f"This deletes the {count} resource(s) the stack manages at their providers "
+        "(resources with deletion_policy: retain are kept, untracked).",
+        button="Destroy",
+        form=form,
+        error=error,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@dashboard_view
+def stack_delete_view(request: HttpRequest, name: str) -> HttpResponse:
+    actor = actor_of(request)
+    stack = stack_get(actor=actor, name=name)
+    require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
+    form = ConfirmNameForm(request.POST if request.method == "POST" else None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["confirm_name"].strip() != stack.name:
+            form.add_error("confirm_name", "That is not this stack's name.")
+        else:
+            try:
+                stack_delete(actor=actor, stack=stack)
+            except Conflict as exc:
+                error = exc.message
+            else:
+                return redirect_to("frontend:stacks")
+    return _confirm(
+        request,
+        stack,
+        title=f"Delete stack {stack.name}?",
+        message="This removes the stack's spec and history from StackDock. "
+        "A stack that still manages resources must be destroyed first.",
+        button="Delete stack",
+        form=form,
+        error=error,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@dashboard_view
+def stack_refresh_view(request: HttpRequest, name: str) -> HttpResponse:
+    actor = actor_of(request)
+    stack = stack_get(actor=actor, name=name)
+    if request.method != "POST":
+        return redirect_to("frontend:stack", stack.name, status=302)
+    op = stack_refresh(actor=actor, stack=stack)
+    return redirect_to("frontend:operation", op.pk)
+
+
+@dashboard_view
+def stack_unlock_view(request: HttpRequest, name: str) -> HttpResponse:
+    actor = actor_of(request)
+    stack = stack_get(actor=actor, name=name)
+    require(actor, stack.org, Area.SETTINGS, Level.FULL, obj=stack)
+    if request.method == "POST":
+        stack_unlock(actor=actor, stack=stack)
+        return redirect_to("frontend:stack", stack.name)
+    lock = StackLock.objects.filter(stack=stack).first()
+    holder = (
+        f"operation {lock.holder} since {lock.since:%Y-%m-%d %H:%M:%S} UTC" if lock else "nobody"
+    )
+    return render(
+        request,
+        "frontend/confirm.html",
+        {
+            "title": f"Force-unlock stack {stack.name}?",
+            "message": f"The lock is held by {holder}. Unlock only if that operation is "
+            "really gone: two applies at once can leave the state inconsistent.",
+            "button": "Unlock",
+            "back_url": reverse("frontend:stack", args=[stack.name]),
+            "danger": True,
+        },
+    )

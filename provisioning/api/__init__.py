@@ -1,0 +1,1 @@
+"""REST API v1 endpoints of provisioning: provision, operations, stacks."""

@@ -1,0 +1,209 @@
+"""``/whoami``, members, roles and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from stackdock import services
+from stackdock.api import selectors
+from stackdock.api.base import ApiView, ApiViewSet, parse_int_id
+from stackdock.api.serializers import (
+    MemberCreateSerializer,
+    MemberSerializer,
+    MemberUpdateSerializer,
+    RoleCreateSerializer,
+    RoleSerializer,
+    RoleUpdateSerializer,
+    TokenCreatedSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+    WhoamiSerializer,
+)
+from stackdock.models import AREAS, Membership
+
+
+class WhoamiView(ApiView):
+    @extend_schema(
+        tags=["tenancy"],
+        operation_id="whoami",
+        summary="Who you are: user, organization, role, permissions",
+        responses=WhoamiSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        actor = self.actor
+        membership = actor.membership
+        assert membership is not None and actor.user is not None
+        token = actor.token
+        slugs = list(
+            Membership.objects.filter(user_id=actor.user.pk)
+            .order_by("org__slug")
+            .values_list("org__slug", flat=True)
+        )
+        data = {
+            "user": {
+                "id": actor.user.pk,
+                "username": actor.user.get_username(),
+                "email": getattr(actor.user, "email", ""),
+            },
+            "org": {
+                "id": membership.org.pk,
+                "slug": membership.org.slug,
+                "name": membership.org.name,
+            },
+            "role": membership.role.name,
+            "permissions": {area: membership.role.level(area) for area in AREAS},
+            "token": (
+                {
+                    "id": token.pk,
+                    "name": token.name,
+                    "prefix": token.prefix,
+                    "expires_at": token.expires_at,
+                }
+                if token is not None
+                else None
+            ),
+            "organizations": slugs,
+        }
+        return Response(WhoamiSerializer(data).data)
+
+
+class MemberViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["tenancy"],
+        summary="List members (members: read)",
+        responses=MemberSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        return self.paginated(selectors.members_for(actor=self.actor), MemberSerializer)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Add a member (members: full; not above your own role)",
+        request=MemberCreateSerializer,
+        responses={201: MemberSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = self.validated(MemberCreateSerializer)
+        actor = self.actor
+        membership = services.member_add(
+            actor=actor,
+            org=self.org,
+            email=data["email"],
+            role_name=data["role"],
+            password=data.get("password"),
+        )
+        return Response(MemberSerializer(membership).data, status=201)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Change a member's role (members: full; not above your own role)",
+        request=MemberUpdateSerializer,
+        responses=MemberSerializer,
+    )
+    def partial_update(self, request: Request, pk: Any) -> Response:
+        data = self.validated(MemberUpdateSerializer)
+        membership = selectors.member_get(actor=self.actor, member_id=parse_int_id(pk, "Member"))
+        membership = services.member_change_role(
+            actor=self.actor, membership=membership, role_name=data["role"]
+        )
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(
+        tags=["tenancy"], summary="Remove a member (members: full)", responses={204: None}
+    )
+    def destroy(self, request: Request, pk: Any) -> Response:
+        membership = selectors.member_get(actor=self.actor, member_id=parse_int_id(pk, "Member"))
+        services.member_remove(actor=self.actor, membership=membership)
+        return Response(status=204)
+
+
+class RoleViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["tenancy"], summary="List roles (members: read)", responses=RoleSerializer(many=True)
+    )
+    def list(self, request: Request) -> Response:
+        return self.paginated(selectors.roles_for(actor=self.actor), RoleSerializer)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Create a custom role (members: full; not above your own role)",
+        request=RoleCreateSerializer,
+        responses={201: RoleSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = self.validated(RoleCreateSerializer)
+        actor = self.actor
+        role = services.role_create(
+            actor=actor, org=self.org, name=data["name"], permissions=data["permissions"]
+        )
+        role = selectors.role_get(actor=actor, role_id=role.pk)
+        return Response(RoleSerializer(role).data, status=201)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Change a custom role's permissions (members: full)",
+        request=RoleUpdateSerializer,
+        responses=RoleSerializer,
+    )
+    def partial_update(self, request: Request, pk: Any) -> Response:
+        data = self.validated(RoleUpdateSerializer)
+        role = selectors.role_get(actor=self.actor, role_id=parse_int_id(pk, "Role"))
+        services.role_change(actor=self.actor, role=role, permissions=data["permissions"])
+        role = selectors.role_get(actor=self.actor, role_id=role.pk)
+        return Response(RoleSerializer(role).data)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Delete a custom role nobody has (members: full)",
+        responses={204: None},
+    )
+    def destroy(self, request: Request, pk: Any) -> Response:
+        role = selectors.role_get(actor=self.actor, role_id=parse_int_id(pk, "Role"))
+        services.role_delete(actor=self.actor, role=role)
+        return Response(status=204)
+
+
+class TokenViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["tenancy"],
+        summary="List API tokens (yours; the organization's with members: read)",
+        responses=TokenSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        return self.paginated(selectors.tokens_for(actor=self.actor), TokenSerializer)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Create an API token (the secret is in this response only)",
+        request=TokenCreateSerializer,
+        responses={201: TokenCreatedSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = self.validated(TokenCreateSerializer)
+        actor = self.actor
+        membership = actor.membership
+        if data.get("member") is not None:
+            membership = selectors.member_get(actor=actor, member_id=data["member"])
+        assert membership is not None
+        token, secret = services.token_create(
+            actor=actor,
+            membership=membership,
+            name=data.get("name") or "token",
+            expires_days=data.get("expires_days"),
+        )
+        token.token = secret  # type: ignore[attr-defined]
+        return Response(TokenCreatedSerializer(token).data, status=201)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Revoke an API token (yours, or any with members: full)",
+        responses={204: None},
+    )
+    def destroy(self, request: Request, pk: Any) -> Response:
+        token = selectors.token_get(actor=self.actor, token_id=parse_int_id(pk, "Token"))
+        services.token_revoke(actor=self.actor, token=token)
+        return Response(status=204)

@@ -1,0 +1,1 @@
+"""The ``stackdock`` commands, one module per area; each has ``register(app)``."""

@@ -1,0 +1,86 @@
+"""Rate limits per token and per IP, from settings, answered with 429 and Retry-After."""
+
+from __future__ import annotations
+
+import pytest
+
+from stackdock.api.throttling import IpRateThrottle, TokenRateThrottle
+from tests.api.conftest import client_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(token="1000/min", ip="1000/min"):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {"token": token, "ip": ip},
+        }
+
+    return set_rates
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after(rates, owner_client, client_for, admin):
+    rates(token="3/min")
+    statuses = [owner_client.get("/api/v1/whoami").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = owner_client.get("/api/v1/whoami")
+    assert response.json()["error"]["code"] == "throttled"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert client_for(admin).get("/api/v1/whoami").status_code == 200  # its own budget
+
+
+def test_the_window_passes(rates, owner_client, monkeypatch):
+    import time
+
+    rates(token="2/min")
+    owner_client.get("/api/v1/whoami")
+    owner_client.get("/api/v1/whoami")
+    assert owner_client.get("/api/v1/whoami").status_code == 429
+    later = time.time() + 61
+    monkeypatch.setattr(TokenRateThrottle, "timer", lambda self: later)
+    monkeypatch.setattr(IpRateThrottle, "timer", lambda self: later)
+    assert owner_client.get("/api/v1/whoami").status_code == 200
+
+
+def test_ip_limit_applies_before_authentication(rates):
+    """Guessing tokens from one address runs into the per-IP limit."""
+    rates(ip="3/min")
+    client = client_with("sdk_00000000_guess")
+    statuses = [client.get("/api/v1/whoami").status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    assert int(client.get("/api/v1/whoami")["Retry-After"]) >= 1
+
+
+def test_forwarded_for_does_not_escape_the_ip_limit(rates):
+    rates(ip="2/min")
+    client = client_with(None)
+    statuses = [
+        client.get("/api/v1/whoami", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
+        for i in range(3)
+    ]
+    assert statuses == [401, 401, 429]
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_budget(rates, settings):
+    rates(ip="2/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    client = client_with(None)
+    statuses = [
+        client.get("/api/v1/whoami", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
+        for i in range(3)
+    ]
+    assert statuses == [401, 401, 401]
+
+
+def test_bad_rate_in_the_environment_stops_startup(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from stackdock.settings import _throttle_rate
+
+    monkeypatch.setenv("STACKDOCK_THROTTLE_TOKEN", "lots")
+    with pytest.raises(ImproperlyConfigured, match="STACKDOCK_THROTTLE_TOKEN"):
+        _throttle_rate("STACKDOCK_THROTTLE_TOKEN", "600/min")
+    monkeypatch.setenv("STACKDOCK_THROTTLE_TOKEN", "50/hour")
+    assert _throttle_rate("STACKDOCK_THROTTLE_TOKEN", "600/min") == "50/hour"

@@ -1,0 +1,135 @@
+"""Stacks: the YAML editor's errors, the plan, deploy/destroy with confirmation, lock, unlock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from provisioning.models import Operation, Stack, StackLock
+from provisioning.runner import operation_run
+
+pytestmark = pytest.mark.django_db
+
+GOOD = """name: web
+resources:
+  db:
+    dock: sandbox
+    type: database
+    properties: {name: app-db}
+  site:
+    dock: sandbox
+    type: web-service
+    properties: {name: "${db.name}-site"}
+"""
+
+BAD = """name: web
+resources:
+  db:
+    dock: sandbox
+    type: database
+    properties:
+      name: Bad Name!
+  site:
+    dock: nowhere
+    type: web-service
+"""
+
+
+def save(client, text=GOOD):
+    return client.post("/dashboard/stacks/new/", {"spec": text, "on_failure": "stop"})
+
+
+def test_editor_points_each_error_at_its_line_and_path(login, owner, sandbox_dock):
+    response = save(login(owner), BAD)
+    html = response.content.decode()
+    assert response.status_code == 400 and not Stack.objects.exists()
+    assert "<code>spec.resources.db.properties.name</code>" in html
+    assert '<a href="#L7">line 7</a>' in html and '<li id="L7" class="bad">' in html
+    assert "unknown dock" in html and '<li id="L9" class="bad">' in html
+    assert "Bad Name!" in html  # the text stays in the editor
+
+
+def test_invalid_yaml_is_reported_with_its_line(login, owner, sandbox_dock):
+    html = save(login(owner), "name: web\nresources:\n  db: [unclosed\n").content.decode()
+    assert "invalid YAML at line 4" in html and '<li id="L3" class="bad">' in html
+
+
+def test_save_then_plan_shows_colour_coded_creates(login, owner, sandbox_dock):
+    client = login(owner)
+    response = save(client)
+    assert response["Location"] == "/dashboard/stacks/web/plan/"
+    plan = client.get(response["Location"]).content.decode()
+    assert plan.count('class="change change-create"') == 2
+    assert "2 create" in plan and 'id="deploy-button"' in plan
+
+
+def test_deploy_runs_and_the_stack_page_shows_state_and_a_version(
+    login, owner, sandbox_dock, django_capture_on_commit_callbacks
+):
+    client = login(owner)
+    save(client)
+    plan = client.get("/dashboard/stacks/web/deploy/").content.decode()
+    key = plan.split('name="idempotency_key" value="')[1].split('"')[0]
+    with django_capture_on_commit_callbacks():
+        response = client.post("/dashboard/stacks/web/deploy/", {"idempotency_key": key})
+    op = Operation.objects.get(kind="deploy")
+    assert response["Location"] == f"/dashboard/operations/{op.pk}/"
+    assert operation_run(op.pk, worker="test") == "succeeded"
+    page = client.get("/dashboard/stacks/web/").content.decode()
+    assert "<strong>v1</strong>" in page and page.count('class="badge badge-ok">created') == 2
+    assert "db</td>" in page and "site</td>" in page
+    replan = client.get("/dashboard/stacks/web/plan/").content.decode()
+    assert replan.count('class="change change-no-op"') == 2
+
+
+def test_second_deploy_while_locked_is_refused_on_the_plan_page(login, owner, sandbox_dock):
+    client = login(owner)
+    save(client)
+    first = client.post("/dashboard/stacks/web/deploy/", {"idempotency_key": "a"})
+    assert first.status_code == 303
+    again = client.post("/dashboard/stacks/web/deploy/", {"idempotency_key": "b"})
+    assert again.status_code == 409 and "stack locked by operation" in again.content.decode()
+
+
+def test_destroy_needs_the_typed_stack_name(login, owner, sandbox_dock):
+    client = login(owner)
+    save(client)
+    assert (
+        client.post("/dashboard/stacks/web/destroy/", {"confirm_name": "nope"}).status_code == 400
+    )
+    assert not Operation.objects.filter(kind="destroy").exists()
+    response = client.post("/dashboard/stacks/web/destroy/", {"confirm_name": "web"})
+    assert response.status_code == 303 and Operation.objects.filter(kind="destroy").exists()
+
+
+def test_viewer_can_plan_but_not_deploy(login, owner, viewer, sandbox_dock):
+    save(login(owner))
+    client = login(viewer)
+    plan = client.get("/dashboard/stacks/web/plan/").content.decode()
+    assert "change-create" in plan and "deploy-button" not in plan
+    assert client.post("/dashboard/stacks/web/deploy/", {"idempotency_key": "k"}).status_code == 403
+    assert client.post("/dashboard/stacks/web/refresh/").status_code == 403
+    assert not Operation.objects.exists()
+
+
+def test_lock_holder_is_shown_and_an_admin_can_force_unlock(login, owner, admin, sandbox_dock):
+    save(login(owner))
+    stack = Stack.objects.get()
+    now = timezone.now()
+    StackLock.objects.create(
+        stack=stack, holder="4242", since=now, expires_at=now + timedelta(minutes=5)
+    )
+    page = login(admin).get("/dashboard/stacks/web/").content.decode()
+    assert "Locked by operation" in page and "#4242" in page and "Force-unlock" in page
+    assert "locked by operation 4242" in login(admin).get("/dashboard/stacks/").content.decode()
+    assert login(admin).post("/dashboard/stacks/web/unlock/").status_code == 303
+    assert not StackLock.objects.exists()
+    assert AuditEvent.objects.filter(operation="stack.unlock").exists()
+
+
+def test_empty_stack_list_invites_to_write_one(login, owner, viewer):
+    assert "Write your first stack" in login(owner).get("/dashboard/stacks/").content.decode()
+    assert "Write your first stack" not in login(viewer).get("/dashboard/stacks/").content.decode()
