@@ -168,6 +168,7 @@ def build_field(
         long_text = (
             name in TEXTAREA_NAMES
             or prop.get("widget") == "textarea"
+            or prop.get("x-stackdock-file")
             or (prop.get("maxLength") or 0) > LONG_TEXT
         )
         widget = (

@@ -199,7 +199,11 @@ class WorkerSpec(SpecModel):
     """A Workers script (one ES module), served on the account's workers.dev subdomain."""
 
     name: str = Field(description="Script name: lowercase a-z, 0-9, '-' and '_', at most 63")
-    script: str = Field(description="ES module source (export default { fetch … }), at most 1 MiB")
+    script: str = Field(
+        description="ES module source (export default { fetch … }), at most 1 MiB",
+        # forms render a textarea; the CLI reads the value from a file path
+        json_schema_extra={"x-stackdock-file": True},
+    )
     compatibility_date: str = Field(
         default=DEFAULT_COMPATIBILITY_DATE, description="Workers runtime date, YYYY-MM-DD"
     )
