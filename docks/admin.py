@@ -19,7 +19,7 @@ class JsonSecretField(forms.CharField):
 
     widget = forms.PasswordInput(render_value=False)
 
-    def to_python(self, value: Any) -> dict[str, Any] | None:
+    def to_python(self, value: Any) -> dict[str, Any] | None:  # type: ignore[override]
         value = super().to_python(value)
         if not value:
             return None

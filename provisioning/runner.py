@@ -10,6 +10,7 @@ orchestrator's own thread.
 from __future__ import annotations
 
 import logging
+from functools import partial
 import os
 import socket
 import time
@@ -218,13 +219,17 @@ def orchestrator_for(
     )
 
 
+def _no_provider_calls(dock: Any, provider: str) -> Adapter:
+    raise LookupError("a plan calls no provider")
+
+
 def plan_stack(*, stack: Stack, spec: StackSpec, targets: list[str] | None) -> dict[str, Any]:
     """Read-only plan; no provider call, no lock."""
     orch = DeploymentOrchestrator(
         registry=get_registry(),
         store=OrmStateStore(stack.org),
-        adapter_for=lambda dock, provider: None,
-    )  # type: ignore[arg-type,return-value]
+        adapter_for=_no_provider_calls,
+    )
     plan = orch.plan(spec, targets=targets)
     return {
         "changes": [
@@ -558,7 +563,7 @@ def operations_reap(*, now: Any = None, max_attempts: int = 3) -> list[int]:
             )
             if verb == "requeued":
                 requeued.append(op.pk)
-                transaction.on_commit(lambda pk=op.pk: run_operation.delay(pk))
+                transaction.on_commit(partial(run_operation.delay, op.pk))
     requeued.extend(_resend_lost_messages(now, run_operation))
     return requeued
 

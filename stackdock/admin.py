@@ -59,7 +59,7 @@ class RoleForm(forms.ModelForm):
                 label=area, choices=Level.choices, initial=current.get(area, Level.NONE)
             )
 
-    def clean(self) -> dict[str, Any]:
+    def clean(self) -> dict[str, Any] | None:
         data = super().clean()
         if self.instance.pk and self.instance.builtin:
             raise forms.ValidationError("Built-in roles cannot be changed; create a custom role.")

@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from stackdock.exceptions import NotFound, PermissionDenied
 from stackdock.models import LEVEL_RANK, Area, Level, Membership, Organization
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
     from stackdock.models import ApiToken
 
@@ -46,7 +47,7 @@ GRANT_LEVELS: dict[str, dict[str, str]] = {
 class Actor:
     """Who is acting, in which organization: a member (by session or API token) or the system."""
 
-    user: AbstractBaseUser | None
+    user: User | None
     membership: Membership | None
     token: ApiToken | None = None
     system_name: str | None = None
@@ -58,7 +59,7 @@ class Actor:
         return cls(user=membership.user, membership=membership, token=token)
 
     @classmethod
-    def for_user(cls, user: AbstractBaseUser, org: Organization) -> Actor:
+    def for_user(cls, user: User, org: Organization) -> Actor:
         membership = (
             Membership.objects.select_related("role", "org", "user")
             .filter(user=user, org=org)
@@ -158,7 +159,7 @@ class TenantQuerySet(models.QuerySet):
             return self.visible_to(actor, area, Level.READ if level == Level.FULL else level).get(
                 **lookup
             )
-        except (self.model.DoesNotExist, ValueError, TypeError):
+        except (ObjectDoesNotExist, ValueError, TypeError):
             raise NotFound(f"{self.model._meta.verbose_name} not found.") from None
 
 

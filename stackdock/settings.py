@@ -17,6 +17,7 @@ import base64
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
@@ -43,7 +44,7 @@ def _required(name: str) -> str:
     return value
 
 
-def _local_secret(filename: str, make: callable, what: str) -> str:  # type: ignore[valid-type]
+def _local_secret(filename: str, make: Callable[[], str], what: str) -> str:
     """Dev only: a secret kept in var/, generated (and announced) on first use."""
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     path = VAR_DIR / filename
