@@ -44,8 +44,8 @@ class OrganizationAdmin(admin.ModelAdmin):
         )
 
 
-class RoleForm(forms.ModelForm):
-    """One select per area instead of raw JSON."""
+class _RoleFormBase(forms.ModelForm):
+    """One select per area (the permission matrix) instead of raw JSON."""
 
     class Meta:
         model = Role
@@ -55,9 +55,7 @@ class RoleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         current = (self.instance.permissions or {}) if self.instance.pk else {}
         for area in AREAS:
-            self.fields[f"perm_{area}"] = forms.ChoiceField(
-                label=area, choices=Level.choices, initial=current.get(area, Level.NONE)
-            )
+            self.fields[f"perm_{area}"].initial = current.get(area, Level.NONE)
 
     def clean(self) -> dict[str, Any] | None:
         data = super().clean()
@@ -73,12 +71,24 @@ class RoleForm(forms.ModelForm):
         return role
 
 
+# the form's metaclass collects declared fields, so the per-area selects are class attributes
+RoleForm = type(
+    "RoleForm",
+    (_RoleFormBase,),
+    {
+        f"perm_{area}": forms.ChoiceField(label=area, choices=Level.choices, initial=Level.NONE)
+        for area in AREAS
+    },
+)
+
+
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
     form = RoleForm
     list_display = ["name", "org", "builtin"]
     list_filter = ["builtin", "org"]
-    readonly_fields = ["builtin", "permissions"]
+    fields = ["org", "name", *[f"perm_{area}" for area in AREAS], "builtin"]
+    readonly_fields = ["builtin"]
 
     def save_model(self, request: HttpRequest, obj: Role, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
