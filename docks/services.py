@@ -439,31 +439,24 @@ def _check_grant(actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
 
 def dock_grant(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
     """Give one member ``view_dock`` or ``provision_dock`` on one dock. Audited."""
-    from guardian.shortcuts import assign_perm
-
-    _check_grant(actor, dock, membership, perm)
-    with transaction.atomic():
-        assign_perm(f"docks.{perm}", membership.user, dock)
-        audit_log(
-            actor=actor,
-            org=dock.org,
-            operation="dock.grant",
-            target=dock,
-            metadata={"user": membership.user.get_username(), "perm": perm},
-        )
+    _grant_change(actor, dock, membership, perm, give=True)
 
 
 def dock_grant_revoke(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
     """Take a grant back. Audited."""
-    from guardian.shortcuts import remove_perm
+    _grant_change(actor, dock, membership, perm, give=False)
+
+
+def _grant_change(actor: Actor, dock: Dock, membership: Any, perm: str, *, give: bool) -> None:
+    from guardian.shortcuts import assign_perm, remove_perm
 
     _check_grant(actor, dock, membership, perm)
     with transaction.atomic():
-        remove_perm(f"docks.{perm}", membership.user, dock)
+        (assign_perm if give else remove_perm)(f"docks.{perm}", membership.user, dock)
         audit_log(
             actor=actor,
             org=dock.org,
-            operation="dock.grant_revoke",
+            operation="dock.grant" if give else "dock.grant_revoke",
             target=dock,
             metadata={"user": membership.user.get_username(), "perm": perm},
         )

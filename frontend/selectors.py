@@ -1,28 +1,19 @@
-"""Reads only the dashboard needs (the shared ones live in docks/ and provisioning/).
+"""Reads only the dashboard needs (the shared ones live in the apps' ``selectors``:
+docks, provisioning, audit, and stackdock for members, roles and tokens).
 
 Each one goes through the choke point: ``visible_to`` for tenant-owned rows,
-``require`` before reading the organization's members, roles and tokens
-(whose models have no ``visible_to``).
+``require`` before reading who holds a grant on a dock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime, time
 from typing import Any, cast
 
-from django.db.models import Count, QuerySet
-from django.utils import timezone
-
-from audit.models import AuditEvent
 from docks.models import UNIVERSAL_MODELS, Dock
-from provisioning.models import TERMINAL_STATUSES, Operation, Stack
-from provisioning.selectors import operations_for, stacks_for
-from stackdock.exceptions import NotFound
-from stackdock.models import ApiToken, Area, Level, Membership, Role
+from provisioning.models import TERMINAL_STATUSES, Operation
+from provisioning.selectors import operations_for
+from stackdock.models import Area, Level, Membership
 from stackdock.permissions import GRANT_LEVELS, Actor, require
-
-AUDIT_FILTERS = ("operation", "status", "actor", "target", "since", "until")
 
 
 def resource_counts(*, actor: Actor) -> dict[str, int]:
@@ -54,94 +45,6 @@ def active_and_recent_operations(
     active = list(ops.exclude(status__in=TERMINAL_STATUSES)[:20])
     done = list(ops.filter(status__in=TERMINAL_STATUSES)[:recent])
     return active, done
-
-
-def stacks_with_state(*, actor: Actor) -> QuerySet[Stack]:
-    return (
-        stacks_for(actor=actor)
-        .select_related("lock")
-        .annotate(resource_count=Count("resources", distinct=True))
-    )
-
-
-def _day_bound(value: str, end: bool) -> datetime | None:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return None
-    moment = datetime.combine(day, time.max if end else time.min)
-    return timezone.make_aware(moment, timezone.get_current_timezone())
-
-
-def audit_events_for(*, actor: Actor, filters: Mapping[str, str] | None = None) -> QuerySet:
-    """The organization's audit log, newest first. Needs ``audit: read``."""
-    require(actor, actor.org, Area.AUDIT, Level.READ)
-    qs = AuditEvent.objects.visible_to(actor, Area.AUDIT)
-    filters = filters or {}
-    if filters.get("operation"):
-        qs = qs.filter(operation__startswith=filters["operation"])
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("actor"):
-        qs = qs.filter(actor_repr__icontains=filters["actor"])
-    if filters.get("target"):
-        qs = qs.filter(target_repr__icontains=filters["target"])
-    if filters.get("since") and (since := _day_bound(filters["since"], end=False)):
-        qs = qs.filter(created_at__gte=since)
-    if filters.get("until") and (until := _day_bound(filters["until"], end=True)):
-        qs = qs.filter(created_at__lte=until)
-    return qs.order_by("-created_at", "-id")
-
-
-def members_for(*, actor: Actor) -> QuerySet[Membership]:
-    require(actor, actor.org, Area.MEMBERS, Level.READ)
-    return (
-        Membership.objects.filter(org=actor.org)
-        .select_related("user", "role", "org")
-        .order_by("user__username")
-    )
-
-
-def member_get(*, actor: Actor, membership_id: Any) -> Membership:
-    try:
-        return members_for(actor=actor).get(pk=int(membership_id))
-    except (Membership.DoesNotExist, TypeError, ValueError):
-        raise NotFound("Member not found.") from None
-
-
-def roles_for(*, actor: Actor) -> QuerySet[Role]:
-    """Every role of the organization; any member may read them (to pick or understand one)."""
-    if actor.org is None:
-        return Role.objects.none()
-    return (
-        Role.objects.filter(org=actor.org)
-        .annotate(member_count=Count("memberships"))
-        .order_by("-builtin", "name")
-    )
-
-
-def role_get(*, actor: Actor, role_id: Any) -> Role:
-    try:
-        return roles_for(actor=actor).select_related("org").get(pk=int(role_id))
-    except (Role.DoesNotExist, TypeError, ValueError):
-        raise NotFound("Role not found.") from None
-
-
-def tokens_for(*, actor: Actor) -> QuerySet[ApiToken]:
-    """Your own tokens; with ``members: full``, every token of the organization."""
-    qs = ApiToken.objects.select_related("membership__user", "membership__org")
-    if actor.membership is None:
-        return qs.none()
-    if actor.allows(Area.MEMBERS, Level.FULL):
-        return qs.filter(membership__org=actor.org).order_by("-created_at")
-    return qs.filter(membership=actor.membership).order_by("-created_at")
-
-
-def token_get(*, actor: Actor, token_id: Any) -> ApiToken:
-    try:
-        return tokens_for(actor=actor).get(pk=int(token_id))
-    except (ApiToken.DoesNotExist, TypeError, ValueError):
-        raise NotFound("Token not found.") from None
 
 
 def dock_grants(*, actor: Actor, dock: Dock) -> list[dict[str, Any]]:

@@ -10,11 +10,11 @@ orchestrator's own thread.
 from __future__ import annotations
 
 import logging
-from functools import partial
 import os
 import socket
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from provisioning.models import Operation, Stack, StackKind
 from stackdock.models import Area
@@ -43,6 +43,15 @@ def stacks_for(*, actor: Actor) -> QuerySet[Stack]:
         Stack.objects.visible_to(actor, Area.PROVISIONING)
         .filter(kind=StackKind.STACK)
         .order_by("name")
+    )
+
+
+def stacks_with_state(*, actor: Actor) -> QuerySet[Stack]:
+    """``stacks_for`` with each stack's lock and ``resource_count`` (for lists and details)."""
+    return (
+        stacks_for(actor=actor)
+        .select_related("lock")
+        .annotate(resource_count=Count("resources", distinct=True))
     )
 
 

@@ -85,15 +85,20 @@ def _enqueue(operation: Operation) -> None:
     transaction.on_commit(lambda: run_operation.delay(operation.pk))
 
 
-def _new_operation(
+def _queue(
     *,
     actor: Actor,
     org: Organization,
     kind: str,
     idempotency_key: str,
     request_hash: str,
+    audit: str,
+    target: Any,
+    metadata: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> Operation:
+    """Inside the caller's transaction: a new operation, its audit event (``audit`` on
+    ``target``, naming the operation) and its task, sent once the transaction commits."""
     op = Operation(
         org=org,
         kind=kind,
@@ -108,6 +113,14 @@ def _new_operation(
             op.save(force_insert=True)
     except IntegrityError:
         raise Conflict("This Idempotency-Key is being used by a concurrent request.") from None
+    audit_log(
+        actor=actor,
+        org=org,
+        operation=audit,
+        target=target,
+        metadata={"operation": op.pk, **(metadata or {})},
+    )
+    _enqueue(op)
     return op
 
 
@@ -196,17 +209,19 @@ def stack_save(
     text = doc if isinstance(doc, str) else json.dumps(doc, indent=2)
     data = doc if isinstance(doc, Mapping) else _as_mapping(doc)
     with transaction.atomic():
-        stack = Stack.objects.select_for_update().filter(org=org, name=stack_name).first()
-        created = stack is None
-        if created:
+        existing = Stack.objects.select_for_update().filter(org=org, name=stack_name).first()
+        created = existing is None
+        if existing is None:
             stack = Stack(
                 org=org,
                 name=stack_name,
                 kind=StackKind.STACK,
                 created_by=actor.user if not actor.is_system else None,
             )
-        elif stack.kind != StackKind.STACK:
+        elif existing.kind != StackKind.STACK:
             raise NotFound()
+        else:
+            stack = existing
         stack.spec = dict(data)
         stack.spec_text = text
         if on_failure is not None:
@@ -272,6 +287,19 @@ def _check_not_locked(stack: Stack) -> None:
         raise Conflict(f"stack locked by operation {lock.holder} since {lock.since.isoformat()}")
 
 
+def _replay_or_lock(
+    org: Organization, stack: Stack, idempotency_key: str, request_hash: str
+) -> Operation | None:
+    """Inside the caller's transaction: the operation an earlier request with this
+    Idempotency-Key queued, or None once ``stack`` is locked for a new one (409 while
+    another operation holds it)."""
+    replay = _idempotent(org, idempotency_key, request_hash)
+    if replay is None:
+        Stack.objects.select_for_update().get(pk=stack.pk)
+        _check_not_locked(stack)
+    return replay
+
+
 def _stack_operation(
     kind: str,
     *,
@@ -293,31 +321,23 @@ def _stack_operation(
             fields={"targets": [f"unknown: {', '.join(unknown)}"]},
         )
     with transaction.atomic():
-        replay = _idempotent(org, idempotency_key, request_hash)
+        replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        Stack.objects.select_for_update().get(pk=stack.pk)
-        _check_not_locked(stack)
-        op = _new_operation(
+        return _queue(
             actor=actor,
             org=org,
             kind=kind,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            audit=f"stack.{kind}",
+            target=stack,
+            metadata={"targets": list(targets or [])},
             stack=stack,
             stack_name=stack.name,
             targets=list(targets or []),
             progress_total=len(spec.resources),
         )
-        audit_log(
-            actor=actor,
-            org=org,
-            operation=f"stack.{kind}",
-            target=stack,
-            metadata={"operation": op.pk, "targets": list(targets or [])},
-        )
-        _enqueue(op)
-    return op
 
 
 def _state_names(stack: Stack) -> set[str]:
@@ -487,12 +507,15 @@ def resource_provision(
             sst_stack_name=stack_name,
             sst_resource_id="resource",
         )
-        op = _new_operation(
+        return _queue(
             actor=actor,
             org=org,
             kind=OperationKind.PROVISION,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            audit="resource.provision",
+            target=row,
+            metadata={"dock": dock.name, "type": resource_type},
             stack=stack,
             dock=dock,
             resource_table=table,
@@ -501,15 +524,6 @@ def resource_provision(
             request={"spec": clean},
             progress_total=1,
         )
-        audit_log(
-            actor=actor,
-            org=org,
-            operation="resource.provision",
-            target=row,
-            metadata={"operation": op.pk, "dock": dock.name, "type": resource_type},
-        )
-        _enqueue(op)
-    return op
 
 
 def _single_doc(
@@ -537,6 +551,18 @@ def _managed_stack(row: Any) -> Stack:
     return stack
 
 
+def _resource_fields(table: str, row: Any, stack: Stack) -> dict[str, Any]:
+    """The operation fields that name the one resource an update or delete acts on."""
+    return {
+        "stack": stack,
+        "dock": row.dock,
+        "resource_table": table,
+        "resource_id": row.pk,
+        "resource_type": row.resource_type,
+        "progress_total": 1,
+    }
+
+
 def resource_update(
     *,
     actor: Actor,
@@ -554,36 +580,23 @@ def resource_update(
     merged = {**row.spec, **dict(changes)}
     clean = _validate_spec(row.dock.provider, row.resource_type, merged)
     with transaction.atomic():
-        replay = _idempotent(org, idempotency_key, request_hash)
+        replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        Stack.objects.select_for_update().get(pk=stack.pk)
-        _check_not_locked(stack)
         stack.spec = _single_doc(stack.name, row.dock, row.resource_type, clean)
         stack.save(update_fields=["spec", "updated_at"])
-        op = _new_operation(
+        return _queue(
             actor=actor,
             org=org,
             kind=OperationKind.UPDATE,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            stack=stack,
-            dock=row.dock,
-            resource_table=table,
-            resource_id=row.pk,
-            resource_type=row.resource_type,
-            request={"changes": dict(changes)},
-            progress_total=1,
-        )
-        audit_log(
-            actor=actor,
-            org=org,
-            operation="resource.update",
+            audit="resource.update",
             target=row,
-            metadata={"operation": op.pk, "fields": sorted(changes)},
+            metadata={"fields": sorted(changes)},
+            request={"changes": dict(changes)},
+            **_resource_fields(table, row, stack),
         )
-        _enqueue(op)
-    return op
 
 
 def resource_delete(
@@ -593,36 +606,22 @@ def resource_delete(
     require(actor, org, Area.PROVISIONING, Level.FULL, obj=row)
     stack = _managed_stack(row)
     with transaction.atomic():
-        replay = _idempotent(org, idempotency_key, request_hash)
+        replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        Stack.objects.select_for_update().get(pk=stack.pk)
-        _check_not_locked(stack)
         type(row).objects.filter(pk=row.pk).update(
             provisioning_state=ProvisioningState.DEPROVISIONING
         )
-        op = _new_operation(
+        return _queue(
             actor=actor,
             org=org,
             kind=OperationKind.DELETE,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            stack=stack,
-            dock=row.dock,
-            resource_table=table,
-            resource_id=row.pk,
-            resource_type=row.resource_type,
-            progress_total=1,
-        )
-        audit_log(
-            actor=actor,
-            org=org,
-            operation="resource.delete",
+            audit="resource.delete",
             target=row,
-            metadata={"operation": op.pk},
+            **_resource_fields(table, row, stack),
         )
-        _enqueue(op)
-    return op
 
 
 def dock_sync_request(
@@ -634,21 +633,14 @@ def dock_sync_request(
         replay = _idempotent(dock.org, idempotency_key, request_hash)
         if replay is not None:
             return replay
-        op = _new_operation(
+        return _queue(
             actor=actor,
             org=dock.org,
             kind=OperationKind.SYNC,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            audit="dock.sync_request",
+            target=dock,
             dock=dock,
             progress_total=1,
         )
-        audit_log(
-            actor=actor,
-            org=dock.org,
-            operation="dock.sync_request",
-            target=dock,
-            metadata={"operation": op.pk},
-        )
-        _enqueue(op)
-    return op

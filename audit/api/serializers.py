@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from audit.export import EXPORT_COLUMNS
 from audit.models import AuditEvent, AuditStatus
 from stackdock.api.serializers import InputSerializer
 
@@ -11,25 +12,7 @@ from stackdock.api.serializers import InputSerializer
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "seq",
-            "actor_type",
-            "actor_repr",
-            "actor_token_prefix",
-            "operation",
-            "status",
-            "target_type",
-            "target_id",
-            "target_repr",
-            "metadata",
-            "ip",
-            "user_agent",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ]
+        fields = ["id", *EXPORT_COLUMNS]
         read_only_fields = fields
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -23,95 +19,9 @@ from audit.api.serializers import (
     AuditExportQuerySerializer,
     AuditFilterSerializer,
 )
-from audit.models import AuditEvent
+from audit.export import csv_lines, jsonl_lines
+from audit.selectors import audit_events_for
 from stackdock.api.base import ApiViewSet
-from stackdock.models import Area, Level
-from stackdock.permissions import Actor, require
-
-EXPORT_COLUMNS = (
-    "created_at",
-    "seq",
-    "actor_type",
-    "actor_repr",
-    "actor_token_prefix",
-    "operation",
-    "status",
-    "target_type",
-    "target_id",
-    "target_repr",
-    "metadata",
-    "ip",
-    "user_agent",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
-#: spreadsheet formula starters: such cells get a leading quote in CSV (CSV injection)
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def audit_events_for(*, actor: Actor, filters: Mapping[str, Any]) -> QuerySet[AuditEvent]:
-    """The organization's audit events the actor may read, filtered (needs ``audit: read``).
-
-    A selector: it belongs in ``audit/selectors.py`` once that module exists.
-    """
-    require(actor, actor.org, Area.AUDIT, Level.READ)
-    qs = AuditEvent.objects.visible_to(actor, Area.AUDIT, Level.READ)
-    operation = filters.get("operation")
-    if operation:
-        if operation.endswith("*"):
-            qs = qs.filter(operation__startswith=operation[:-1])
-        else:
-            qs = qs.filter(operation=operation)
-    if filters.get("actor"):
-        qs = qs.filter(actor_repr__icontains=filters["actor"])
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("target_type"):
-        qs = qs.filter(target_type=filters["target_type"])
-    if filters.get("since"):
-        qs = qs.filter(created_at__gte=filters["since"])
-    if filters.get("until"):
-        qs = qs.filter(created_at__lt=filters["until"])
-    return qs.order_by("-created_at", "-id")
-
-
-def _row(event: AuditEvent) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column in EXPORT_COLUMNS:
-        value = getattr(event, column)
-        out[column] = value.isoformat() if column == "created_at" else value
-    return out
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    text = json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
-
-
-def csv_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(EXPORT_COLUMNS)
-    yield flush()
-    for event in events:
-        row = _row(event)
-        writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
-        yield flush()
-
-
-def jsonl_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
-    for event in events:
-        yield json.dumps(_row(event), sort_keys=True, default=str) + "\n"
 
 
 class AnyAcceptNegotiation(BaseContentNegotiation):

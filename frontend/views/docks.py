@@ -35,6 +35,7 @@ from provisioning.services import dock_sync_request
 from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import Area, Level
 from stackdock.permissions import Actor, require
+from stackdock.selectors import member_get, members_for
 
 
 def _adapter_class(provider: str) -> type[Adapter]:
@@ -123,7 +124,7 @@ def _dock_context(actor: Actor, dock: Dock) -> dict[str, Any]:
     can_manage = may(actor, Area.DOCKS, Level.FULL, dock_id=None)
     can_grant = can_manage and may(actor, Area.MEMBERS, Level.FULL)
     grants = selectors.dock_grants(actor=actor, dock=dock) if can_manage else []
-    members = list(selectors.members_for(actor=actor)) if can_grant else []
+    members = list(members_for(actor=actor)) if can_grant else []
     return {
         "dock": dock,
         "adapter": get_registry().adapter_class(dock.provider)
@@ -260,10 +261,10 @@ def dock_grants(request: HttpRequest, dock_id: Any) -> HttpResponse:
     """Give or take back a member's grant on this dock."""
     actor = actor_of(request)
     dock = dock_get(actor=actor, dock_id=dock_id)
-    form = GrantForm(request.POST, members=selectors.members_for(actor=actor))
+    form = GrantForm(request.POST, members=members_for(actor=actor))
     if not form.is_valid():
         raise ValidationError("Pick a member and a grant.", fields=error_fields(form))
-    membership = selectors.member_get(actor=actor, membership_id=form.cleaned_data["membership"])
+    membership = member_get(actor=actor, member_id=form.cleaned_data["membership"])
     action = (
         services.dock_grant_revoke
         if request.POST.get("action") == "revoke"

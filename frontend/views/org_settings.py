@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from frontend import selectors
 from frontend.forms import MemberAddForm, MemberRoleForm, RoleForm, TokenCreateForm
 from frontend.views.base import (
     actor_of,
@@ -20,10 +20,15 @@ from frontend.views.base import (
     org_of,
     redirect_to,
 )
-from stackdock import services
+from stackdock import selectors, services
 from stackdock.exceptions import Conflict, ValidationError
-from stackdock.models import AREAS, Area, Level
+from stackdock.models import AREAS, Area, Level, Role
 from stackdock.permissions import Actor, require
+
+
+def _roles(actor: Actor) -> QuerySet[Role]:
+    """The organization's roles as the dashboard lists them: built-in ones first."""
+    return selectors.roles_for(actor=actor).order_by("-builtin", "name")
 
 
 def _form_errors(form: Any, exc: ValidationError | Conflict) -> None:
@@ -39,7 +44,7 @@ def _members_page(
     request: HttpRequest, actor: Actor, add_form: MemberAddForm | None = None, status: int = 200
 ) -> HttpResponse:
     members = list(selectors.members_for(actor=actor))
-    roles = list(selectors.roles_for(actor=actor))
+    roles = list(_roles(actor))
     can_manage = may(actor, Area.MEMBERS, Level.FULL)
     return render(
         request,
@@ -59,7 +64,7 @@ def members(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     if request.method != "POST":
         return _members_page(request, actor)
-    form = MemberAddForm(request.POST, roles=selectors.roles_for(actor=actor))
+    form = MemberAddForm(request.POST, roles=_roles(actor))
     if form.is_valid():
         try:
             services.member_add(
@@ -79,8 +84,8 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_POST
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
-    membership = selectors.member_get(actor=actor, membership_id=pk)
-    form = MemberRoleForm(request.POST, roles=selectors.roles_for(actor=actor))
+    membership = selectors.member_get(actor=actor, member_id=pk)
+    form = MemberRoleForm(request.POST, roles=_roles(actor))
     if not form.is_valid():
         raise ValidationError("Pick a role.", fields=error_fields(form))
     services.member_change_role(
@@ -92,7 +97,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 @dashboard_view
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     actor = actor_of(request)
-    membership = selectors.member_get(actor=actor, membership_id=pk)
+    membership = selectors.member_get(actor=actor, member_id=pk)
     if request.method == "POST":
         services.member_remove(actor=actor, membership=membership)
         return redirect_to("frontend:members")
@@ -141,7 +146,7 @@ def roles(request: HttpRequest) -> HttpResponse:
                 return redirect_to("frontend:roles")
         status = 400
     rows = []
-    for role in selectors.roles_for(actor=actor):
+    for role in _roles(actor):
         form = None
         if can_manage and not role.builtin:
             form = RoleForm(initial=_role_initial(role), with_name=False, prefix=f"role{role.pk}")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from frontend import selectors
 from frontend.forms import ConfirmNameForm, StackForm
 from frontend.views.base import (
     actor_of,
@@ -21,7 +21,7 @@ from frontend.views.base import (
     redirect_to,
 )
 from provisioning.models import FailurePolicy, Stack, StackLock, StackResource
-from provisioning.selectors import operations_for, stack_get
+from provisioning.selectors import operations_for, stack_get, stacks_with_state
 from provisioning.services import (
     request_fingerprint,
     stack_delete,
@@ -32,7 +32,7 @@ from provisioning.services import (
     stack_save,
     stack_unlock,
 )
-from stackdock.exceptions import Conflict, ValidationError
+from stackdock.exceptions import ApplicationError, Conflict, ValidationError
 from stackdock.models import Area, Level
 from stackdock.permissions import Actor, require
 
@@ -65,7 +65,7 @@ def _can_unlock(actor: Actor) -> bool:
 def stack_list(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     require(actor, actor.org, Area.PROVISIONING, Level.READ)
-    stacks = list(selectors.stacks_with_state(actor=actor))
+    stacks = list(stacks_with_state(actor=actor))
     return render(
         request,
         "frontend/stacks/list.html",
@@ -220,17 +220,28 @@ def stack_deploy_view(request: HttpRequest, name: str) -> HttpResponse:
     return redirect_to("frontend:operation", op.pk)
 
 
-def _confirm(
+def _confirm_by_name(
     request: HttpRequest,
     stack: Stack,
     *,
+    act: Callable[[], HttpResponse],
+    errors: tuple[type[ApplicationError], ...],
     title: str,
     message: str,
     button: str,
-    form: ConfirmNameForm | None = None,
-    error: str = "",
-    status: int = 200,
 ) -> HttpResponse:
+    """A page that asks for the stack's name (GET); on a POST with the right name, ``act()``
+    and its response, or the page again with the message of one of ``errors`` it raised."""
+    form = ConfirmNameForm(request.POST if request.method == "POST" else None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["confirm_name"].strip() != stack.name:
+            form.add_error("confirm_name", "That is not this stack's name.")
+        else:
+            try:
+                return act()
+            except errors as exc:
+                error = exc.message
     return render(
         request,
         "frontend/confirm.html",
@@ -244,7 +255,7 @@ def _confirm(
             "back_url": reverse("frontend:stack", args=[stack.name]),
             "danger": True,
         },
-        status=status,
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -255,28 +266,20 @@ def stack_destroy_view(request: HttpRequest, name: str) -> HttpResponse:
     if not _can_apply(actor):
         require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
     count = StackResource.objects.filter(stack=stack).count()
-    form = ConfirmNameForm(request.POST if request.method == "POST" else None)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["confirm_name"].strip() != stack.name:
-            form.add_error("confirm_name", "That is not this stack's name.")
-        else:
-            try:
-                op = stack_destroy(actor=actor, stack=stack)
-            except (Conflict, ValidationError) as exc:
-                error = exc.message
-            else:
-                return redirect_to("frontend:operation", op.pk)
-    return _confirm(
+
+    def destroy() -> HttpResponse:
+        op = stack_destroy(actor=actor, stack=stack)
+        return redirect_to("frontend:operation", op.pk)
+
+    return _confirm_by_name(
         request,
         stack,
+        act=destroy,
+        errors=(Conflict, ValidationError),
         title=f"Destroy stack {stack.name}?",
         message=f"This deletes the {count} resource(s) the stack manages at their providers "
         "(resources with deletion_policy: retain are kept, untracked).",
         button="Destroy",
-        form=form,
-        error=error,
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -285,28 +288,20 @@ def stack_delete_view(request: HttpRequest, name: str) -> HttpResponse:
     actor = actor_of(request)
     stack = stack_get(actor=actor, name=name)
     require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
-    form = ConfirmNameForm(request.POST if request.method == "POST" else None)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        if form.cleaned_data["confirm_name"].strip() != stack.name:
-            form.add_error("confirm_name", "That is not this stack's name.")
-        else:
-            try:
-                stack_delete(actor=actor, stack=stack)
-            except Conflict as exc:
-                error = exc.message
-            else:
-                return redirect_to("frontend:stacks")
-    return _confirm(
+
+    def delete() -> HttpResponse:
+        stack_delete(actor=actor, stack=stack)
+        return redirect_to("frontend:stacks")
+
+    return _confirm_by_name(
         request,
         stack,
+        act=delete,
+        errors=(Conflict,),
         title=f"Delete stack {stack.name}?",
         message="This removes the stack's spec and history from StackDock. "
         "A stack that still manages resources must be destroyed first.",
         button="Delete stack",
-        form=form,
-        error=error,
-        status=400 if request.method == "POST" else 200,
     )
 
 

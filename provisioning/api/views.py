@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError
-from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -140,22 +139,12 @@ class StackViewSet(ApiViewSet):
         )
 
     def stack_response(self, stack: Stack, status: int = 200) -> Response:
-        stack = (
-            selectors.stacks_for(actor=self.actor)
-            .annotate(resource_count=Count("resources"))
-            .select_related("lock")
-            .get(pk=stack.pk)
-        )
+        stack = selectors.stacks_with_state(actor=self.actor).get(pk=stack.pk)
         return Response(StackDetailSerializer(stack).data, status=status)
 
     @extend_schema(tags=["stacks"], summary="List stacks", responses=StackSerializer(many=True))
     def list(self, request: Request) -> Response:
-        qs = (
-            selectors.stacks_for(actor=self.actor)
-            .annotate(resource_count=Count("resources"))
-            .select_related("lock")
-        )
-        return self.paginated(qs, StackSerializer)
+        return self.paginated(selectors.stacks_with_state(actor=self.actor), StackSerializer)
 
     @extend_schema(
         tags=["stacks"],

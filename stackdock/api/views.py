@@ -8,8 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from stackdock import services
-from stackdock.api import selectors
+from stackdock import selectors, services
 from stackdock.api.base import ApiView, ApiViewSet, parse_int_id
 from stackdock.api.serializers import (
     MemberCreateSerializer,
@@ -170,7 +169,7 @@ class RoleViewSet(ApiViewSet):
 class TokenViewSet(ApiViewSet):
     @extend_schema(
         tags=["tenancy"],
-        summary="List API tokens (yours; the organization's with members: read)",
+        summary="List API tokens (yours; the organization's with members: full)",
         responses=TokenSerializer(many=True),
     )
     def list(self, request: Request) -> Response:
@@ -204,6 +203,8 @@ class TokenViewSet(ApiViewSet):
         responses={204: None},
     )
     def destroy(self, request: Request, pk: Any) -> Response:
-        token = selectors.token_get(actor=self.actor, token_id=parse_int_id(pk, "Token"))
+        token = selectors.token_get(
+            actor=self.actor, token_id=parse_int_id(pk, "Token"), whole_org=True
+        )
         services.token_revoke(actor=self.actor, token=token)
         return Response(status=204)
