@@ -96,7 +96,7 @@ def fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
     if unit == "queries":
-        return f"{value:.0f} queries"
+        return f"{value:.0f} quer{'y' if round(value) == 1 else 'ies'}"
     if unit == "s" and abs(value) < 1:
         return f"{value * 1000:.1f} ms"
     if unit in ("s", "x", ""):

@@ -100,17 +100,21 @@ def profile_operations(
     per_op = (time.perf_counter() - started) / max(1, len(ids) - 1)
     stats = pstats.Stats(profiler)
     runs = max(1, len(ids) - 1)
-    cumulative, own = [], []
+    cumulative, own, project = [], [], []
     for (filename, line, func), entry in stats.stats.items():  # type: ignore[attr-defined]
         where = f"{_short(filename)}:{line}({func})"
         cumulative.append((entry[3] / runs * 1000, where))
         own.append((entry[2] / runs * 1000, where))
+        if filename.startswith(f"{ROOT}/") and "/.venv/" not in filename:
+            project.append((entry[3] / runs * 1000, where))
     cumulative.sort(reverse=True)
     own.sort(reverse=True)
+    project.sort(reverse=True)
     return {
         "ms_per_operation": per_op * 1000,
         "cumulative": [{"where": w, "ms_per_op": round(ms, 2)} for ms, w in cumulative[:top]],
         "own": [{"where": w, "ms_per_op": round(ms, 2)} for ms, w in own[:top]],
+        "project": [{"where": w, "ms_per_op": round(ms, 2)} for ms, w in project[: top * 2]],
         "queries_per_operation": len(queries.captured_queries),
         "ids": ids,
     }

@@ -114,6 +114,7 @@ def test_system_benchmarks_run_in_one_shared_system_and_write_their_figures(ctx,
         "event -> visible in GET /operations/{id}",
         "event -> visible in dashboard status partial",
     }
+    assert len(reports[status.__name__].figures) == 4  # two workloads
     throughput_report = reports[throughput.__name__]
     assert not [n for n in throughput_report.notes if "did not succeed" in n]
     ops_per_second = next(f for f in throughput_report.figures if "per second" in f.name)
