@@ -155,11 +155,15 @@ class Heartbeat:
         return self.cancelled
 
 
-def _docks_by_ref(org_id: int) -> dict[str, Dock]:
-    docks = list(Dock.objects.filter(org_id=org_id).select_related("org"))
-    out = {str(d.pk): d for d in docks}
-    out.update({d.name: d for d in docks})
-    return out
+def _docks_by_ref(op: Operation) -> dict[str, Dock]:
+    """The organization's docks by id and by name, loaded once per operation run."""
+    cached: dict[str, Dock] | None = getattr(op, "_docks_by_ref", None)
+    if cached is None:
+        docks = list(Dock.objects.filter(org_id=op.org_id).select_related("org"))
+        cached = {str(d.pk): d for d in docks}
+        cached.update({d.name: d for d in docks})
+        op._docks_by_ref = cached  # type: ignore[attr-defined]
+    return cached
 
 
 class Adapters:
@@ -171,7 +175,7 @@ class Adapters:
 
     def __init__(self, op: Operation, refs: set[str]) -> None:
         self.by_ref: dict[str, Adapter] = {}
-        docks = _docks_by_ref(op.org_id)
+        docks = _docks_by_ref(op)
         actor = Actor.system(f"worker:operation-{op.pk}", op.org)
         registry = get_registry()
         built: dict[Any, Adapter] = {}
@@ -197,7 +201,7 @@ class Adapters:
 
 
 def _parse(op: Operation, stack: Stack) -> StackSpec:
-    docks = _docks_by_ref(op.org_id)
+    docks = _docks_by_ref(op)
     return parse_stack(
         stack.spec, registry=get_registry(), dock_provider=lambda ref: docks[str(ref)].provider
     )
@@ -435,7 +439,7 @@ def _reflect(op: Operation, result: Result) -> None:
     single = stack.kind == StackKind.SINGLE
     source = ProvisioningSource.API if single else ProvisioningSource.SST
     now = timezone.now()
-    docks = _docks_by_ref(op.org_id)
+    docks = _docks_by_ref(op)
     for applied in result.applied:
         if applied.table is None:
             continue

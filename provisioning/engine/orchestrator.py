@@ -487,15 +487,17 @@ class _Run:
         """How long to wait for a step before looking at the lease again.
 
         Renewal is due after a quarter of the lease; waking every twelfth
-        keeps the gap between renewals under a third of the lease.
+        keeps the gap between renewals under a third of the lease. Waking at
+        least every quarter second lets ``on_tick`` publish buffered events
+        while a slow step is still running.
         """
-        return max(0.005, min(1.0, self.o.lease_seconds / 12))
+        return max(0.005, min(0.25, self.o.lease_seconds / 12))
 
     def _heartbeat(self) -> None:
         if self.state.heartbeat_due():
             self.state.renew()
-            if self.o.on_tick is not None:
-                self.o.on_tick()
+        if self.o.on_tick is not None:
+            self.o.on_tick()  # every wake-up: the caller throttles its own work
 
     # --- helpers ----------------------------------------------------------------
     def adapter(self, dock: str | int, provider: str) -> Adapter:

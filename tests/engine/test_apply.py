@@ -242,7 +242,7 @@ def test_lease_is_renewed_and_on_tick_called_during_long_steps(make_orch, parse)
 
     orch = make_orch(store=Counting(), lease_seconds=0.15, on_tick=lambda: ticks.append(1))
     orch.apply(parse(doc(a=res("bucket", name="a", latency_ms=200))), holder="op")
-    assert len(renewals) >= 2 and len(ticks) == len(renewals)
+    assert len(renewals) >= 2 and len(ticks) >= len(renewals)  # ticks: every wake-up
 
 
 def test_removed_resources_are_deleted_after_creates_in_reverse_order(
