@@ -61,23 +61,26 @@ def _lease() -> timedelta:
 def claim(operation_id: int, worker: str) -> Operation | None:
     """queued -> running by conditional UPDATE: two workers never run the same operation."""
     now = timezone.now()
-    op = Operation.objects.filter(pk=operation_id).only("status", "attempts", "started_at").first()
+    # one read: the row (with what the run needs) is loaded before the conditional UPDATE
+    # and brought up to date in memory afterwards, instead of being read a second time
+    op = Operation.objects.select_related("org", "stack", "dock").filter(pk=operation_id).first()
     if op is None or op.status != OperationStatus.QUEUED:
         return None
+    fields: dict[str, Any] = {
+        "worker": worker,
+        "attempts": op.attempts + 1,
+        "started_at": op.started_at or now,
+        "heartbeat_at": now,
+        "lease_expires_at": now + _lease(),
+    }
     try:
-        transition(
-            operation_id,
-            OperationStatus.QUEUED,
-            OperationStatus.RUNNING,
-            worker=worker,
-            attempts=op.attempts + 1,
-            started_at=op.started_at or now,
-            heartbeat_at=now,
-            lease_expires_at=now + _lease(),
-        )
+        transition(operation_id, OperationStatus.QUEUED, OperationStatus.RUNNING, **fields)
     except InvalidTransition:
         return None
-    return Operation.objects.select_related("org", "stack", "dock").get(pk=operation_id)
+    for name, value in fields.items():
+        setattr(op, name, value)
+    op.status = OperationStatus.RUNNING
+    return op
 
 
 # --- the engine's callbacks -----------------------------------------------------------------
@@ -90,7 +93,12 @@ class EventWriter:
 
     def __init__(self, op: Operation) -> None:
         self.op = op
-        last = op.events.order_by("-seq").values_list("seq", flat=True).first() or 0
+        # only the runner writes events, so a first attempt has none yet
+        last = (
+            op.events.order_by("-seq").values_list("seq", flat=True).first() or 0
+            if op.attempts > 1
+            else 0
+        )
         self.offset = last  # a resumed operation continues the numbering
         self.buffer: list[OperationEvent] = []
         self.flushed_at = time.monotonic()
@@ -496,7 +504,9 @@ def _reflect(op: Operation, result: Result) -> None:
                 )
             else:
                 rows.delete()
-    if single and op.resource_id is not None and op.resource_table:
+    needs_fixup = result.status != "succeeded" or op.kind in DESTROY_KINDS
+    if single and needs_fixup and op.resource_id is not None and op.resource_table:
+        # a succeeded apply leaves the row as reflected above: no need to read it again
         model = UNIVERSAL_MODELS[op.resource_table]
         row = model.objects.filter(pk=op.resource_id).first()
         if row is not None and result.status != "succeeded":

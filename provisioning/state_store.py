@@ -35,8 +35,48 @@ _FIELDS = [
 ]
 
 
+_COLUMNS = ["name", *_FIELDS]
+
+
 def _ts(dt: datetime) -> float:
     return dt.timestamp()
+
+
+def _tuple_to_state(row: Sequence[Any]) -> ResourceState:
+    """A ``ResourceState`` from a ``values_list(*_COLUMNS)`` row."""
+    (name, type_, provider, dock, inputs, outputs, prid, status, token, generation, depends_on,
+     deletion_policy, updated_at) = row  # fmt: skip
+    return ResourceState(
+        name=name,
+        type=type_,
+        provider=provider,
+        dock=dock,
+        inputs=inputs,
+        outputs=outputs,
+        provider_resource_id=prid,
+        status=ResourceStatus(status),
+        token=token,
+        generation=generation,
+        depends_on=tuple(depends_on),
+        deletion_policy=deletion_policy,
+        updated_at=updated_at,
+    )
+
+
+def _tuple_as_json(row: Sequence[Any]) -> dict[str, Any]:
+    """``state_as_json`` of a ``values_list(*_COLUMNS)`` row, without the record."""
+    return {
+        "type": row[1],
+        "provider": row[2],
+        "dock": row[3],
+        "inputs": row[4],
+        "outputs": row[5],
+        "provider_resource_id": row[6],
+        "status": str(ResourceStatus(row[7])),
+        "generation": row[9],
+        "depends_on": list(row[10]),
+        "deletion_policy": row[11],
+    }
 
 
 def to_state(row: StackResource) -> ResourceState:
@@ -137,8 +177,8 @@ class OrmStateStore:
 
     # --- state -------------------------------------------------------------
     def load(self, stack: str) -> dict[str, ResourceState]:
-        rows = StackResource.objects.filter(stack_id=self._stack_id(stack))
-        return {row.name: to_state(row) for row in rows}
+        rows = StackResource.objects.filter(stack_id=self._stack_id(stack)).values_list(*_COLUMNS)
+        return {row[0]: _tuple_to_state(row) for row in rows}
 
     def write(self, stack: str, puts: Sequence[ResourceState], deletes: Sequence[str]) -> None:
         stack_id = self._stack_id(stack)
@@ -183,9 +223,8 @@ class OrmStateStore:
                 .values_list("number", flat=True)
                 .first()
             ) or 0
-            resources = {
-                name: state_as_json(record) for name, record in sorted(self.load(stack).items())
-            }
+            rows = StackResource.objects.filter(stack_id=stack_id).values_list(*_COLUMNS)
+            resources = {row[0]: _tuple_as_json(row) for row in sorted(rows, key=lambda r: r[0])}
             StateVersion.objects.create(
                 stack_id=stack_id, number=last + 1, summary=summary, resources=resources
             )

@@ -137,14 +137,27 @@ class ResourceUpdateSerializer(InputSerializer):
     )
 
 
-def _masked_spec(row: UniversalResource) -> dict[str, Any]:
+def _secret_fields(provider: str, resource_type: str) -> frozenset[str]:
     from provisioning.registry import get_registry
 
-    spec = dict(row.spec or {})
     try:
-        secret = get_registry().resource_type(row.provider, row.resource_type).secret_fields
+        return frozenset(get_registry().resource_type(provider, resource_type).secret_fields)
     except Exception:  # an unknown provider or type: nothing known to mask
-        secret = frozenset()
+        return frozenset()
+
+
+def _masked_spec(
+    row: UniversalResource, cache: dict[tuple[str, str], frozenset[str]] | None = None
+) -> dict[str, Any]:
+    """The row's spec with its type's secret fields censored. ``cache`` (one per
+    serialization, e.g. one page) keeps the registry look-up to once per type."""
+    spec = dict(row.spec or {})
+    key = (row.provider, row.resource_type)
+    secret = cache.get(key) if cache is not None else None
+    if secret is None:
+        secret = _secret_fields(*key)
+        if cache is not None:
+            cache[key] = secret
     return {k: (CENSOR if k in secret and v is not None else v) for k, v in spec.items()}
 
 
@@ -185,7 +198,9 @@ class ResourceSerializer(serializers.ModelSerializer):
         return row.dock.name if row.dock is not None else None
 
     def get_spec(self, row: UniversalResource) -> dict[str, Any]:
-        return _masked_spec(row)
+        # the list serializer shares this child across the page's rows
+        cache = self.__dict__.setdefault("_secret_fields_cache", {})
+        return _masked_spec(row, cache)
 
 
 def _table_serializer(table: str) -> type[ResourceSerializer]:
