@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
 from docks.adapters.base import CENSOR
@@ -43,7 +44,16 @@ class ProviderSerializer(serializers.Serializer):
 
 
 # --- docks ----------------------------------------------------------------------------------
+#: optional URL columns hold "" when unset, which is no URI: describe them as plain strings
+_URL_AS_TEXT = {
+    **serializers.ModelSerializer.serializer_field_mapping,
+    models.URLField: serializers.CharField,
+}
+
+
 class DockSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = _URL_AS_TEXT
+
     class Meta:
         model = Dock
         fields = [
@@ -162,6 +172,8 @@ def _masked_spec(
 
 
 class ResourceSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = _URL_AS_TEXT
+
     """Columns shared by every universal table."""
 
     dock = serializers.UUIDField(source="dock_id", read_only=True, allow_null=True)

@@ -149,6 +149,10 @@ def _load_json(text: str) -> Any:
         ) from None
     except RecursionError:
         raise SpecError([("", "the document is nested too deeply")]) from None
+    except (ValueError, TypeError, AttributeError, OverflowError, LookupError) as exc:
+        # PyYAML's constructors fail this way on some malformed scalars (e.g. a
+        # timestamp-looking value its resolver accepted but its constructor cannot read)
+        raise SpecError([("", f"invalid YAML value ({type(exc).__name__})")]) from None
 
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -195,6 +199,10 @@ def _load_yaml(text: str) -> tuple[Any, _Positions]:
         raise SpecError([("", f"invalid YAML: {type(exc).__name__}")]) from None
     except RecursionError:
         raise SpecError([("", "the document is nested too deeply")]) from None
+    except (ValueError, TypeError, AttributeError, OverflowError, LookupError) as exc:
+        # PyYAML's constructors fail this way on some malformed scalars (e.g. a
+        # timestamp-looking value its resolver accepted but its constructor cannot read)
+        raise SpecError([("", f"invalid YAML value ({type(exc).__name__})")]) from None
     finally:
         loader.dispose()
 
