@@ -227,3 +227,12 @@ TABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "databases": ("engine", "version", "endpoint"),
     "buckets": ("endpoint",),
 }
+
+
+def universal_columns(table: str, universal: dict[str, object]) -> dict[str, object]:
+    """The columns of ``table`` an adapter's ``ResourceResult.universal`` sets (None skipped)."""
+    allowed = {"name", "status", "region", *TABLE_FIELDS[table]}
+    values = {k: v for k, v in universal.items() if k in allowed and v is not None}
+    if "name" in values:
+        values["name"] = str(values["name"])[:255]
+    return values

@@ -18,7 +18,13 @@ from django.utils import timezone
 
 from audit.services import audit_log, redact
 from docks.adapters.base import ProviderError
-from docks.models import TABLE_FIELDS, UNIVERSAL_MODELS, Dock, ProvisioningSource, SyncStatus
+from docks.models import (
+    UNIVERSAL_MODELS,
+    Dock,
+    ProvisioningSource,
+    SyncStatus,
+    universal_columns,
+)
 from docks.services import dock_credentials
 from stackdock.permissions import Actor
 
@@ -32,13 +38,6 @@ NOT_SYNCED = ("sandbox",)
 def backoff(failures: int) -> timedelta:
     """After n consecutive failures wait min(2^n, 60) minutes."""
     return timedelta(minutes=min(2 ** max(failures, 1), 60))
-
-
-def _values(table: str, universal: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"name", "status", "region", *TABLE_FIELDS[table]}
-    out = {k: v for k, v in universal.items() if k in allowed and v is not None}
-    out["name"] = str(out.get("name") or "")[:255]
-    return out
 
 
 def dock_sync(*, dock: Dock, actor: Actor | None = None) -> dict[str, int]:
@@ -78,7 +77,8 @@ def _apply(dock: Dock, found: list[Any], *, skipped: set[str]) -> dict[str, int]
             pid = item.result.provider_resource_id
             seen[item.table].add(pid)
             values = {
-                **_values(item.table, item.result.universal),
+                "name": "",  # a discovered row needs a name even if the provider gives none
+                **universal_columns(item.table, item.result.universal),
                 "full_api_data": redact(item.result.full_api_data),
                 "last_seen_at": now,
             }

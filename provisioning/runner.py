@@ -25,7 +25,13 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.adapters.base import Adapter, ProviderError
-from docks.models import TABLE_FIELDS, UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
+from docks.models import (
+    UNIVERSAL_MODELS,
+    Dock,
+    ProvisioningSource,
+    ProvisioningState,
+    universal_columns,
+)
 from docks.services import dock_credentials
 from provisioning.engine.errors import EngineError, StackLocked
 from provisioning.engine.orchestrator import DeploymentOrchestrator
@@ -431,14 +437,6 @@ def _finish(op: Operation, result: Result) -> str:
 # --- universal tables ------------------------------------------------------------------------
 
 
-def _universal_values(table: str, universal: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"name", "status", "region", *TABLE_FIELDS[table]}
-    values = {k: v for k, v in universal.items() if k in allowed and v is not None}
-    if "name" in values:
-        values["name"] = str(values["name"])[:255]
-    return values
-
-
 def _reflect(op: Operation, result: Result) -> None:
     """Make the universal tables agree with what the engine did."""
     stack = op.stack
@@ -454,7 +452,7 @@ def _reflect(op: Operation, result: Result) -> None:
         model = UNIVERSAL_MODELS[applied.table]
         dock = docks.get(str(applied.dock))
         values = {
-            **_universal_values(applied.table, applied.result.universal),
+            **universal_columns(applied.table, applied.result.universal),
             "provider_resource_id": applied.result.provider_resource_id,
             "full_api_data": applied.result.full_api_data,
             "provisioning_source": source,
