@@ -37,6 +37,16 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _no_verified_tokens_between_tests():
+    """A web process's verified-token cache outlives requests, not tests."""
+    from stackdock.auth_cache import verified_tokens
+
+    verified_tokens.clear()
+    yield
+    verified_tokens.clear()
+
+
 @pytest.fixture
 def org(db):
     from tests.factories import OrganizationFactory

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_log
+from stackdock.auth_cache import auth_changed
 from stackdock.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from stackdock.models import (
     BUILTIN_ROLES,
@@ -310,6 +311,7 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
         )
         if not updated:
             raise Conflict("Token is already revoked.")
+        auth_changed()  # an UPDATE sends no post_save: tell the token caches here
         token.refresh_from_db()
         audit_log(actor=actor, org=membership.org, operation="token.revoke", target=token)
     return token

@@ -249,9 +249,7 @@ SPECTACULAR_SETTINGS = {
 # --- cache, broker, Celery ------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "stackdock.utils.cache.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
@@ -281,6 +279,9 @@ STACKDOCK_LEASE_SECONDS = env.int("STACKDOCK_LEASE_SECONDS", default=60)
 STACKDOCK_REAPER_SECONDS = env.int("STACKDOCK_REAPER_SECONDS", default=30)
 STACKDOCK_PARALLELISM = env.int("STACKDOCK_PARALLELISM", default=10)
 STACKDOCK_MAX_ATTEMPTS = env.int("STACKDOCK_MAX_ATTEMPTS", default=5)
+#: how long a web process may reuse an API token it verified (0: look it up every
+#: request); changes made through Django take effect at once (stackdock.authentication)
+STACKDOCK_TOKEN_CACHE_SECONDS = env.int("STACKDOCK_TOKEN_CACHE_SECONDS", default=30)
 #: the sandbox provider exists outside production only
 STACKDOCK_SANDBOX = not PRODUCTION
 

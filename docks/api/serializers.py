@@ -20,7 +20,7 @@ from docks.models import (
     ProvisioningState,
     UniversalResource,
 )
-from stackdock.api.serializers import InputSerializer
+from stackdock.api.serializers import Computed, InputSerializer, ValuesSerializer
 
 
 # --- providers ------------------------------------------------------------------------------
@@ -156,19 +156,21 @@ def _secret_fields(provider: str, resource_type: str) -> frozenset[str]:
         return frozenset()
 
 
-def _masked_spec(
-    row: UniversalResource, cache: dict[tuple[str, str], frozenset[str]] | None = None
+def masked_spec(
+    provider: str,
+    resource_type: str,
+    spec: dict[str, Any] | None,
+    cache: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """The row's spec with its type's secret fields censored. ``cache`` (one per
-    serialization, e.g. one page) keeps the registry look-up to once per type."""
-    spec = dict(row.spec or {})
-    key = (row.provider, row.resource_type)
+    """A spec with its type's secret fields censored. ``cache`` (one per serialization,
+    e.g. one page) keeps the registry look-up to once per type."""
+    key = (provider, resource_type)
     secret = cache.get(key) if cache is not None else None
     if secret is None:
         secret = _secret_fields(*key)
         if cache is not None:
             cache[key] = secret
-    return {k: (CENSOR if k in secret and v is not None else v) for k, v in spec.items()}
+    return {k: (CENSOR if k in secret and v is not None else v) for k, v in (spec or {}).items()}
 
 
 class ResourceSerializer(serializers.ModelSerializer):
@@ -212,7 +214,7 @@ class ResourceSerializer(serializers.ModelSerializer):
     def get_spec(self, row: UniversalResource) -> dict[str, Any]:
         # the list serializer shares this child across the page's rows
         cache = self.__dict__.setdefault("_secret_fields_cache", {})
-        return _masked_spec(row, cache)
+        return masked_spec(row.provider, row.resource_type, row.spec, cache)
 
 
 def _table_serializer(table: str) -> type[ResourceSerializer]:
@@ -226,4 +228,17 @@ def _table_serializer(table: str) -> type[ResourceSerializer]:
 #: one output serializer per universal table, by URL name
 RESOURCE_SERIALIZERS: dict[str, type[ResourceSerializer]] = {
     table: _table_serializer(table) for table in UNIVERSAL_MODELS
+}
+
+#: the same output for list pages, from ``.values()`` rows (``ValuesSerializer``)
+_RESOURCE_COMPUTED: dict[str, Computed] = {
+    "dock_name": (("dock__name",), lambda row, memo: row["dock__name"]),
+    "spec": (
+        ("provider", "resource_type", "spec"),
+        lambda row, memo: masked_spec(row["provider"], row["resource_type"], row["spec"], memo),
+    ),
+}
+RESOURCE_ROWS: dict[str, ValuesSerializer] = {
+    table: ValuesSerializer(serializer, _RESOURCE_COMPUTED)
+    for table, serializer in RESOURCE_SERIALIZERS.items()
 }

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from docks import selectors, services
 from docks.api.serializers import (
+    RESOURCE_ROWS,
     RESOURCE_SERIALIZERS,
     DockCreateSerializer,
     DockDeleteQuerySerializer,
@@ -194,7 +195,7 @@ class ResourceViewSet(ApiViewSet):
     def list(self, request: Request) -> Response:
         filters = self.query(ResourceFilterSerializer)
         qs = selectors.resources_for(actor=self.actor, table=self.table, filters=filters)
-        return self.paginated(qs, RESOURCE_SERIALIZERS[self.table])
+        return self.paginated_values(qs, RESOURCE_ROWS[self.table])
 
     def retrieve(self, request: Request, pk: Any) -> Response:
         return Response(RESOURCE_SERIALIZERS[self.table](self.get_row(pk)).data)

@@ -9,6 +9,7 @@ unknown or another organization's object stays a 404.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from django.db.models import Model
 from django.urls import reverse
 from rest_framework import exceptions as drf
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,10 +29,14 @@ from rest_framework.viewsets import ViewSetMixin
 from stackdock.api.actor import request_actor
 from stackdock.api.exceptions import PayloadTooLarge
 from stackdock.api.pagination import Pagination
-from stackdock.api.throttling import IpRateThrottle, TokenRateThrottle
+from stackdock.api.serializers import ValuesSerializer
+from stackdock.api.throttling import COUNTED_ATTR, IpRateThrottle, TokenRateThrottle
+from stackdock.auth_cache import AUTH_EPOCH_KEY, Presented, verified_tokens
+from stackdock.authentication import PRESENTED_ATTR, presented_secret
 from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import Level, Organization
 from stackdock.permissions import Actor, require
+from stackdock.utils.cache import count_hits
 
 T = TypeVar("T")
 
@@ -102,9 +108,24 @@ class ApiView(APIView):
 
     # --- request checks -------------------------------------------------------------
     def perform_authentication(self, request: Request) -> None:
-        throttle = IpRateThrottle()
-        if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait() or 1.0)
+        """Before authenticating, one cache round trip: count the client IP's rate window
+        (so guessing tokens is throttled too) and, when the presented token is one this
+        process verified before, the token's window; read the authentication epoch."""
+        ip, per_token = IpRateThrottle(), TokenRateThrottle()
+        secret = presented_secret(request)
+        entry = verified_tokens.candidate(secret) if secret else None
+        scopes, hits = [], []
+        if ip.rate is not None:
+            scopes.append(ip.scope)
+            hits.append(ip.hit(str(ip.ident_for(request))))
+        if entry is not None and per_token.rate is not None:
+            scopes.append(per_token.scope)
+            hits.append(per_token.hit(per_token.token_ident(entry.token_pk)))
+        counts, (epoch,) = count_hits(ip.cache, hits, read=[AUTH_EPOCH_KEY])
+        setattr(request, COUNTED_ATTR, dict(zip(scopes, counts, strict=True)))
+        setattr(request, PRESENTED_ATTR, Presented(epoch=epoch, entry=entry))
+        if not ip.allow_request(request, self):
+            self.throttled(request, ip.wait() or 1.0)
         super().perform_authentication(request)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -147,6 +168,8 @@ class ApiView(APIView):
             for k, v in self.request.query_params.items()
             if v != "" and k not in PAGINATION_PARAMS
         }
+        if not raw and not _has_defaults(serializer_class):
+            return {}  # nothing given, nothing to fill in
         data = self.validated(serializer_class, raw)
         return {k: v for k, v in data.items() if v not in (None, "")}
 
@@ -173,6 +196,12 @@ class ApiView(APIView):
         ctx = {"request": self.request, **context}
         data = serializer_class(page, many=True, context=ctx).data
         return paginator.get_paginated_response(data)
+
+    def paginated_values(self, queryset: Any, rows: ValuesSerializer) -> Response:
+        """``paginated`` for the large lists: the page is read as ``.values()`` rows."""
+        paginator = self.paginator
+        page = paginator.paginate_values(queryset, rows.columns, self.request, view=self)
+        return paginator.get_paginated_response(rows.many(page or []))
 
     @property
     def paginator(self) -> Pagination:
@@ -226,6 +255,14 @@ class ApiView(APIView):
         if replayed or getattr(op, "_replayed", False):
             headers["Idempotent-Replayed"] = "true"
         return Response(body, status=202, headers=headers)
+
+
+@functools.cache
+def _has_defaults(serializer_class: type[serializers.Serializer]) -> bool:
+    """Whether validating an empty query with ``serializer_class`` could give anything."""
+    return any(
+        field.default is not empty or field.required for field in serializer_class().fields.values()
+    )
 
 
 def status_url(request: Request, op_id: int) -> str:

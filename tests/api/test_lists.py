@@ -105,6 +105,7 @@ def test_list_query_count_is_the_same_at_5_and_50_rows(
     with django_assert_max_num_queries(5) as small:
         first = owner_client.get(url)
     make(owner.org, 45, 5)
+    owner_client.get(url)  # new members drop the cached token: warm it again
     with django_assert_max_num_queries(5) as large:
         second = owner_client.get(url)
     assert first.status_code == second.status_code == 200
