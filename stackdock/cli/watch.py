@@ -32,11 +32,11 @@ from stackdock.cli.output import Output, short_time
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 POLL_ENV = "STACKDOCK_POLL_INTERVAL"
-DEFAULT_INTERVAL = 1.0
+DEFAULT_INTERVAL = 0.5  # as often as the dashboard polls an operation
 
 
 def poll_interval() -> float:
-    """Seconds between polls (``STACKDOCK_POLL_INTERVAL``, default 1)."""
+    """Seconds between polls (``STACKDOCK_POLL_INTERVAL``, default 0.5)."""
     try:
         return max(0.0, float(os.environ.get(POLL_ENV, DEFAULT_INTERVAL)))
     except ValueError:

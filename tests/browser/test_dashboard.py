@@ -116,7 +116,7 @@ def test_wizard_provisions_an_s3_bucket_and_the_status_updates_live(
     shot(page, "03-wizard-form")
     page.get_by_role("button", name="Provision").click()
     page.wait_for_url("**/dashboard/provision/aws/s3-bucket/*/")
-    assert page.locator("#op-status").get_attribute("hx-trigger") == "every 1s"
+    assert page.locator("#op-status").get_attribute("hx-trigger") == "every 500ms"
     assert page.locator("#op-status").get_attribute("data-status") in ("queued", "running")
     shot(page, "03-status-waiting")
     start_worker()  # the page keeps polling while the worker starts and runs it

@@ -83,7 +83,7 @@ def test_provisioning_queues_an_operation_and_redirects_to_its_live_status(
     assert response["Location"] == f"/dashboard/provision/sandbox/bucket/{op.pk}/"
     assert op.kind == "provision" and op.request["spec"] == {"name": "photos"}
     page = client.get(response["Location"]).content.decode()
-    assert 'hx-trigger="every 1s"' in page and f'hx-get="{response["Location"]}"' in page
+    assert 'hx-trigger="every 500ms"' in page and f'hx-get="{response["Location"]}"' in page
     assert "Waiting for a worker" in page
     assert AuditEvent.objects.filter(operation="resource.provision").exists()
 
@@ -97,7 +97,7 @@ def test_status_fragment_stops_polling_once_the_operation_ends(
     url = response["Location"]
     running = client.get(url, **htmx).content.decode()
     assert running.lstrip().startswith("<section") and "<html" not in running
-    assert 'hx-trigger="every 1s"' in running
+    assert 'hx-trigger="every 500ms"' in running
     op = Operation.objects.get()
     assert operation_run(op.pk, worker="test") == "succeeded"
     done = client.get(url, **htmx).content.decode()
