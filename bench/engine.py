@@ -131,6 +131,8 @@ class _Harness:
     gc_clock: GcClock = field(default_factory=GcClock)
     #: seconds the garbage collector took during the last timed apply
     last_gc: float = 0.0
+    #: ids of the stacks created so far (the runner, too, hands the store the stack it has)
+    stack_ids: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from docks.adapters.sandbox import SandboxAdapter
@@ -150,7 +152,7 @@ class _Harness:
         if self.org is not None:
             from provisioning.models import Stack
 
-            Stack.objects.create(org=self.org, name=name)
+            self.stack_ids[name] = Stack.objects.create(org=self.org, name=name).pk
         return name
 
     def state_store(self) -> Any:
@@ -160,7 +162,7 @@ class _Harness:
             return InMemoryStateStore()
         from provisioning.state_store import OrmStateStore
 
-        return OrmStateStore(self.org)
+        return OrmStateStore(self.org, stacks=self.stack_ids)
 
     def orchestrator(self, state_store: Any) -> Any:
         from docks.adapters.sandbox import InMemorySandboxBackend, SandboxAdapter

@@ -3,15 +3,27 @@
 The engine calls it from one thread only (the orchestrator's), so no
 connection crosses threads. Stack names are unique per organization; the
 engine's ``stack`` argument is the Stack's name.
+
+The calls the engine makes while it runs - the lock, the write-ahead and
+checkpoint writes, the snapshot, the release - are each **one** SQL
+statement, written by hand: a step of a chain costs one ``write`` right
+before its provider call, and there Django compiling an ``INSERT ... ON
+CONFLICT`` and a transaction's BEGIN and COMMIT round trips were most of the
+time. A single statement is atomic on its own; only a write that needs
+several statements (a delete, or more than ``_ROWS_PER_STATEMENT`` records)
+opens a transaction. The SQL is the same on PostgreSQL and SQLite except
+that PostgreSQL needs ``::jsonb`` on JSON parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from provisioning.engine.errors import LockLost, StackLocked
@@ -33,9 +45,71 @@ _FIELDS = [
     "deletion_policy",
     "engine_updated_at",
 ]
-
-
 _COLUMNS = ["name", *_FIELDS]
+_JSON_COLUMNS = frozenset({"inputs", "outputs", "depends_on"})
+#: records per upsert statement (14 parameters each: far below both databases' limits)
+_ROWS_PER_STATEMENT = 500
+
+_RESOURCES = StackResource._meta.db_table
+_LOCKS = StackLock._meta.db_table
+_VERSIONS = StateVersion._meta.db_table
+
+#: take the lock: insert it, or update it when it is ours (keeping ``since``) or expired
+_ACQUIRE = f"""
+INSERT INTO {_LOCKS} (stack_id, holder, since, expires_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (stack_id) DO UPDATE SET
+    since = CASE WHEN {_LOCKS}.holder = excluded.holder THEN {_LOCKS}.since
+                 ELSE excluded.since END,
+    holder = excluded.holder,
+    expires_at = excluded.expires_at
+WHERE {_LOCKS}.holder = excluded.holder OR {_LOCKS}.expires_at <= excluded.since
+"""  # noqa: S608 - table names are constants; values are parameters
+_RELEASE = f"DELETE FROM {_LOCKS} WHERE stack_id = %s AND holder = %s"  # noqa: S608
+
+
+def _json_placeholder(vendor: str) -> str:
+    return "%s::jsonb" if vendor == "postgresql" else "%s"
+
+
+@functools.lru_cache(maxsize=32)  # the common sizes: a few records, a full chunk
+def _upsert_sql(rows: int, vendor: str) -> str:
+    j = _json_placeholder(vendor)
+    placeholders = ", ".join(["%s", *(j if c in _JSON_COLUMNS else "%s" for c in _COLUMNS)])
+    values = ", ".join([f"({placeholders})"] * rows)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _FIELDS)
+    return (
+        f"INSERT INTO {_RESOURCES} (stack_id, {', '.join(_COLUMNS)}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT (stack_id, name) DO UPDATE SET {updates}"
+    )
+
+
+@functools.cache
+def _snapshot_sql(vendor: str) -> str:
+    j = _json_placeholder(vendor)
+    # the next number and the row in one statement; the stack lock keeps two
+    # snapshots of one stack from racing, the unique (stack, number) backs it up
+    return (
+        f"INSERT INTO {_VERSIONS} (stack_id, number, summary, resources, created_at) "  # noqa: S608
+        f"SELECT %s, COALESCE(MAX(number), 0) + 1, {j}, {j}, %s FROM {_VERSIONS} "
+        "WHERE stack_id = %s RETURNING number"
+    )
+
+
+def _execute(sql: str, params: Sequence[Any]) -> int:
+    """Run one statement; the number of rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def _fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return tuple(cursor.fetchone())
+
+
+def _db_time(dt: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(dt)
 
 
 def _ts(dt: datetime) -> float:
@@ -63,45 +137,31 @@ def _tuple_to_state(row: Sequence[Any]) -> ResourceState:
     )
 
 
-def _tuple_as_json(row: Sequence[Any]) -> dict[str, Any]:
-    """``state_as_json`` of a ``values_list(*_COLUMNS)`` row, without the record."""
-    return {
-        "type": row[1],
-        "provider": row[2],
-        "dock": row[3],
-        "inputs": row[4],
-        "outputs": row[5],
-        "provider_resource_id": row[6],
-        "status": str(ResourceStatus(row[7])),
-        "generation": row[9],
-        "depends_on": list(row[10]),
-        "deletion_policy": row[11],
-    }
-
-
-def to_state(row: StackResource) -> ResourceState:
-    return ResourceState(
-        name=row.name,
-        type=row.type,
-        provider=row.provider,
-        dock=row.dock_ref,
-        inputs=row.inputs,
-        outputs=row.outputs,
-        provider_resource_id=row.provider_resource_id,
-        status=ResourceStatus(row.status),
-        token=row.token,
-        generation=row.generation,
-        depends_on=tuple(row.depends_on),
-        deletion_policy=row.deletion_policy,
-        updated_at=row.engine_updated_at,
-    )
+def _row_params(stack_id: int, r: ResourceState) -> list[Any]:
+    return [
+        stack_id,
+        r.name,
+        r.type,
+        r.provider,
+        str(r.dock),
+        json.dumps(r.inputs),
+        json.dumps(r.outputs),
+        r.provider_resource_id,
+        str(r.status),
+        r.token,
+        r.generation,
+        json.dumps(list(r.depends_on)),
+        r.deletion_policy,
+        r.updated_at,
+    ]
 
 
 def state_as_json(record: ResourceState) -> dict[str, Any]:
+    """A record as a StateVersion keeps it (the dock as stored: text)."""
     return {
         "type": record.type,
         "provider": record.provider,
-        "dock": record.dock,
+        "dock": str(record.dock),
         "inputs": record.inputs,
         "outputs": record.outputs,
         "provider_resource_id": record.provider_resource_id,
@@ -113,9 +173,10 @@ def state_as_json(record: ResourceState) -> dict[str, Any]:
 
 
 class OrmStateStore:
-    def __init__(self, org: Organization) -> None:
+    def __init__(self, org: Organization, *, stacks: Mapping[str, int] | None = None) -> None:
+        """``stacks``: ids of stacks the caller has at hand (name -> id), to skip a lookup."""
         self.org = org
-        self._stack_ids: dict[str, int] = {}
+        self._stack_ids: dict[str, int] = dict(stacks or {})
 
     def _stack_id(self, name: str) -> int:
         if name not in self._stack_ids:
@@ -128,25 +189,19 @@ class OrmStateStore:
     # --- lock --------------------------------------------------------------
     def acquire_lock(self, stack: str, holder: str, lease_seconds: float) -> None:
         stack_id = self._stack_id(stack)
-        now = timezone.now()
-        expires = now + timedelta(seconds=lease_seconds)
-        with transaction.atomic():
-            lock = StackLock.objects.select_for_update().filter(stack_id=stack_id).first()
-            if lock is None:
-                try:
-                    with transaction.atomic():
-                        StackLock.objects.create(
-                            stack_id=stack_id, holder=holder, since=now, expires_at=expires
-                        )
-                    return
-                except IntegrityError:  # somebody else created it a moment ago
-                    lock = StackLock.objects.select_for_update().get(stack_id=stack_id)
-            if lock.holder != holder and lock.expires_at > now:
-                raise StackLocked(lock.holder, _ts(lock.since))
-            since = lock.since if lock.holder == holder else now
-            StackLock.objects.filter(stack_id=stack_id).update(
-                holder=holder, since=since, expires_at=expires
+        current = None
+        for _ in range(3):
+            now = timezone.now()
+            expires = now + timedelta(seconds=lease_seconds)
+            if _execute(_ACQUIRE, [stack_id, holder, _db_time(now), _db_time(expires)]) == 1:
+                return
+            current = (
+                StackLock.objects.filter(stack_id=stack_id).values_list("holder", "since").first()
             )
+            if current is not None:
+                raise StackLocked(current[0], _ts(current[1]))
+            # released between the two statements: try again
+        raise StackLocked("another operation", _ts(timezone.now()))
 
     def renew_lock(self, stack: str, holder: str, lease_seconds: float) -> None:
         updated = StackLock.objects.filter(stack_id=self._stack_id(stack), holder=holder).update(
@@ -156,7 +211,7 @@ class OrmStateStore:
             raise LockLost(stack, holder)
 
     def release_lock(self, stack: str, holder: str) -> None:
-        StackLock.objects.filter(stack_id=self._stack_id(stack), holder=holder).delete()
+        _execute(_RELEASE, [self._stack_id(stack), holder])
 
     def force_unlock(self, stack: str) -> LockInfo | None:
         with transaction.atomic():
@@ -182,54 +237,35 @@ class OrmStateStore:
 
     def write(self, stack: str, puts: Sequence[ResourceState], deletes: Sequence[str]) -> None:
         stack_id = self._stack_id(stack)
-        rows = [
-            StackResource(
-                stack_id=stack_id,
-                name=r.name,
-                type=r.type,
-                provider=r.provider,
-                dock_ref=str(r.dock),
-                inputs=r.inputs,
-                outputs=r.outputs,
-                provider_resource_id=r.provider_resource_id,
-                status=str(r.status),
-                token=r.token,
-                generation=r.generation,
-                depends_on=list(r.depends_on),
-                deletion_policy=r.deletion_policy,
-                engine_updated_at=r.updated_at,
-            )
-            for r in puts
+        chunks = [
+            puts[i : i + _ROWS_PER_STATEMENT] for i in range(0, len(puts), _ROWS_PER_STATEMENT)
         ]
+        if not deletes and len(chunks) <= 1:
+            for chunk in chunks:  # one statement: atomic by itself, no BEGIN/COMMIT
+                self._upsert(stack_id, chunk)
+            return
         with transaction.atomic():
             if deletes:
                 StackResource.objects.filter(stack_id=stack_id, name__in=list(deletes)).delete()
-            if rows:
-                StackResource.objects.bulk_create(
-                    rows,
-                    batch_size=500,
-                    update_conflicts=True,
-                    unique_fields=["stack", "name"],
-                    update_fields=_FIELDS,
-                )
+            for chunk in chunks:
+                self._upsert(stack_id, chunk)
 
-    def snapshot(self, stack: str, summary: dict[str, Any]) -> int:
+    @staticmethod
+    def _upsert(stack_id: int, records: Sequence[ResourceState]) -> None:
+        params = [p for r in records for p in _row_params(stack_id, r)]
+        _execute(_upsert_sql(len(records), connection.vendor), params)
+
+    def snapshot(
+        self, stack: str, summary: dict[str, Any], records: Mapping[str, ResourceState]
+    ) -> int:
         stack_id = self._stack_id(stack)
-        with transaction.atomic():
-            Stack.objects.select_for_update().filter(pk=stack_id).first()
-            last = (
-                StateVersion.objects.filter(stack_id=stack_id)
-                .order_by("-number")
-                .values_list("number", flat=True)
-                .first()
-            ) or 0
-            rows = StackResource.objects.filter(stack_id=stack_id).values_list(*_COLUMNS)
-            resources = {row[0]: _tuple_as_json(row) for row in sorted(rows, key=lambda r: r[0])}
-            StateVersion.objects.create(
-                stack_id=stack_id, number=last + 1, summary=summary, resources=resources
-            )
-        return last + 1
-
-
-def lock_since(info: LockInfo) -> datetime:
-    return datetime.fromtimestamp(info.since, tz=UTC)
+        resources = {name: state_as_json(records[name]) for name in sorted(records)}
+        params = [
+            stack_id,
+            json.dumps(summary),
+            json.dumps(resources),
+            _db_time(timezone.now()),
+            stack_id,
+        ]
+        (number,) = _fetch_one(_snapshot_sql(connection.vendor), params)
+        return int(number)

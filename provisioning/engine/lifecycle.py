@@ -238,18 +238,29 @@ class ResourceManager:
                     raise StepError(message, permanent=True) from None
                 raise _Transient(message, exc) from None
 
+        # The first attempt runs without tenacity: most calls succeed at once, and
+        # setting up its retry loop is a measurable part of a short step.
+        try:
+            return attempt()
+        except _Transient as exc:
+            first = exc
+        if policy.max_attempts <= 1:
+            raise self._gave_up(first)
+        self._wait_before(1, first)
+
         def before_sleep(state: tenacity.RetryCallState) -> None:
             if self.on_retry is None or state.outcome is None:
                 return
             exc = state.outcome.exception()
             message = exc.message if isinstance(exc, _Transient) else "transient error"
             delay = state.next_action.sleep if state.next_action else 0.0
-            self.on_retry(state.attempt_number, policy.max_attempts, message, delay)
+            self.on_retry(state.attempt_number + 1, policy.max_attempts, message, delay)
 
+        # attempts 2..max_attempts: tenacity counts them from 1
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, policy.max_attempts)),
+            stop=tenacity.stop_after_attempt(policy.max_attempts - 1),
             wait=lambda state: policy.delay(
-                state.attempt_number, state.outcome.exception() if state.outcome else None
+                state.attempt_number + 1, state.outcome.exception() if state.outcome else None
             ),
             retry=tenacity.retry_if_exception_type(_Transient),
             sleep=policy.sleep,
@@ -259,8 +270,19 @@ class ResourceManager:
         try:
             return retrying(attempt)
         except _Transient as exc:
-            raise StepError(
-                f"{exc.message} (gave up after {policy.max_attempts} attempts)",
-                permanent=False,
-                attempts=policy.max_attempts,
-            ) from None
+            raise self._gave_up(exc) from None
+
+    def _wait_before(self, attempt: int, exc: _Transient) -> None:
+        """After failed attempt number ``attempt``: report the retry, then back off."""
+        delay = self.retry.delay(attempt, exc)
+        if self.on_retry is not None:
+            self.on_retry(attempt, self.retry.max_attempts, exc.message, delay)
+        self.retry.sleep(delay)
+
+    def _gave_up(self, exc: _Transient) -> StepError:
+        attempts = self.retry.max_attempts
+        return StepError(
+            f"{exc.message} (gave up after {attempts} attempts)",
+            permanent=False,
+            attempts=attempts,
+        )

@@ -120,8 +120,15 @@ class StateStore(Protocol):
     def write(self, stack: str, puts: Sequence[ResourceState], deletes: Sequence[str]) -> None:
         """Apply one batch atomically: upsert ``puts`` (by name), remove ``deletes``."""
 
-    def snapshot(self, stack: str, summary: dict[str, Any]) -> int:
-        """Save a numbered StateVersion of the current state; return its number."""
+    def snapshot(
+        self, stack: str, summary: dict[str, Any], records: Mapping[str, ResourceState]
+    ) -> int:
+        """Save a numbered StateVersion of ``records``; return its number.
+
+        ``records`` is the stack's state as the caller holds it, equal to
+        the store's (the caller flushed every change first), so a store
+        need not read it back.
+        """
 
 
 @dataclass(frozen=True)
@@ -188,11 +195,13 @@ class InMemoryStateStore:
             for record in puts:
                 records[record.name] = record
 
-    def snapshot(self, stack: str, summary: dict[str, Any]) -> int:
+    def snapshot(
+        self, stack: str, summary: dict[str, Any], records: Mapping[str, ResourceState]
+    ) -> int:
         with self._mutex:
             versions = self._versions.setdefault(stack, [])
             number = versions[-1].number + 1 if versions else 1
-            versions.append(StateVersion(number, dict(summary), self.load(stack), self._clock()))
+            versions.append(StateVersion(number, dict(summary), dict(records), self._clock()))
             return number
 
     def versions(self, stack: str) -> list[StateVersion]:
@@ -292,4 +301,6 @@ class StateManager:
             self.flush()
 
     def snapshot(self, summary: Mapping[str, Any]) -> int:
-        return self.store.snapshot(self.stack, dict(summary))
+        """A numbered version of the state: the mirror, once every change is written."""
+        self.flush()
+        return self.store.snapshot(self.stack, dict(summary), self.records)

@@ -85,10 +85,10 @@ def test_write_is_a_batch_of_puts_and_deletes() -> None:
 def test_snapshots_are_numbered_per_stack_and_freeze_the_state() -> None:
     store = InMemoryStateStore()
     store.write("s", [record("a")], [])
-    assert store.snapshot("s", {"kind": "apply"}) == 1
+    assert store.snapshot("s", {"kind": "apply"}, store.load("s")) == 1
     store.write("s", [record("b")], [])
-    assert store.snapshot("s", {"kind": "apply"}) == 2
-    assert store.snapshot("t", {}) == 1
+    assert store.snapshot("s", {"kind": "apply"}, store.load("s")) == 2
+    assert store.snapshot("t", {}, {}) == 1
     versions = store.versions("s")
     assert [v.number for v in versions] == [1, 2]
     assert list(versions[0].resources) == ["a"]
