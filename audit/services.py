@@ -108,7 +108,8 @@ def audit_log(
     org_id = org.pk if org is not None else None
     chain = _chain_for(org_id)
     clean_metadata = json.loads(json.dumps(redact(metadata or {}), default=str))
-    with transaction.atomic():
+    # inside the caller's transaction no savepoint: a failed audit write fails the caller
+    with transaction.atomic(savepoint=False):
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(
             chain=chain, defaults={"seq": 0, "hash": GENESIS}
         )

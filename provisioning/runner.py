@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import InterfaceError as DatabaseInterfaceError
 from django.db import OperationalError as DatabaseOperationalError
 from django.db import connection, transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import audit_log
@@ -130,14 +132,19 @@ class EventWriter:
             self.flush()
 
     def flush(self) -> None:
+        if self.write():
+            Operation.objects.filter(pk=self.op.pk).update(
+                progress_done=len(self.done_resources), updated_at=timezone.now()
+            )
+
+    def write(self) -> bool:
+        """Insert the buffered events (no progress update); False when there were none."""
         self.flushed_at = time.monotonic()
         if not self.buffer:
-            return
+            return False
         batch, self.buffer = self.buffer, []
         OperationEvent.objects.bulk_create(batch, batch_size=500)
-        Operation.objects.filter(pk=self.op.pk).update(
-            progress_done=len(self.done_resources), updated_at=timezone.now()
-        )
+        return True
 
 
 class Heartbeat:
@@ -146,9 +153,9 @@ class Heartbeat:
     def __init__(self, op: Operation, events: EventWriter) -> None:
         self.op = op
         self.events = events
-        self.beat_at = 0.0
-        self.checked_at = 0.0
-        self.cancelled = False
+        # the claim has just set the lease and read ``cancel_requested``
+        self.beat_at = self.checked_at = time.monotonic()
+        self.cancelled = bool(op.cancel_requested)
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -181,37 +188,37 @@ def _docks_by_ref(op: Operation) -> dict[str, Dock]:
 
 
 class Adapters:
-    """One adapter per dock for the whole operation, built up front on this thread.
+    """One adapter per dock for the whole operation, built on first use, on this thread.
 
-    Credentials are decrypted once, at the start (audited), so an operation
-    finishes with the credentials it started with even if they are rotated.
+    The engine asks for adapters from the orchestrator's thread only. A dock's
+    credentials are decrypted once per operation (audited), so an operation
+    finishes with the credentials it started using even if they are rotated.
     """
 
-    def __init__(self, op: Operation, refs: set[str]) -> None:
+    def __init__(self, op: Operation) -> None:
+        self.op = op
         self.by_ref: dict[str, Adapter] = {}
-        docks = _docks_by_ref(op)
-        actor = Actor.system(f"worker:operation-{op.pk}", op.org)
-        registry = get_registry()
-        built: dict[Any, Adapter] = {}
-        for ref in refs:
-            dock = docks.get(ref)
-            if dock is None:
-                continue
-            if dock.pk not in built:
-                cls = registry.adapter_class(dock.provider)
+        self._built: dict[Any, Adapter] = {}
+
+    def __call__(self, dock: Any, provider: str) -> Adapter:
+        ref = str(dock)
+        adapter = self.by_ref.get(ref)
+        if adapter is None:
+            found = _docks_by_ref(self.op).get(ref)
+            if found is None:
+                raise LookupError(f"dock {dock!r} does not exist any more")
+            adapter = self._built.get(found.pk)
+            if adapter is None:
+                cls = get_registry().adapter_class(found.provider)
+                actor = Actor.system(f"worker:operation-{self.op.pk}", self.op.org)
                 creds = (
                     {}
                     if cls.credentialless
-                    else dock_credentials(dock=dock, actor=actor, purpose="provision")
+                    else dock_credentials(dock=found, actor=actor, purpose="provision")
                 )
-                built[dock.pk] = cls(creds, dock.endpoint_url or None)
-            self.by_ref[ref] = built[dock.pk]
-
-    def __call__(self, dock: Any, provider: str) -> Adapter:
-        try:
-            return self.by_ref[str(dock)]
-        except KeyError:
-            raise LookupError(f"dock {dock!r} does not exist any more") from None
+                adapter = self._built[found.pk] = cls(creds, found.endpoint_url or None)
+            self.by_ref[ref] = adapter
+        return adapter
 
 
 def _parse(op: Operation, stack: Stack) -> StackSpec:
@@ -226,7 +233,7 @@ def orchestrator_for(
 ) -> DeploymentOrchestrator:
     return DeploymentOrchestrator(
         registry=get_registry(),
-        store=OrmStateStore(op.org),
+        store=OrmStateStore(op.org, stacks={op.stack.name: op.stack.pk} if op.stack else None),
         adapter_for=adapters,
         on_event=events,
         parallelism=settings.STACKDOCK_PARALLELISM,
@@ -245,7 +252,7 @@ def plan_stack(*, stack: Stack, spec: StackSpec, targets: list[str] | None) -> d
     """Read-only plan; no provider call, no lock."""
     orch = DeploymentOrchestrator(
         registry=get_registry(),
-        store=OrmStateStore(stack.org),
+        store=OrmStateStore(stack.org, stacks={stack.name: stack.pk}),
         adapter_for=_no_provider_calls,
     )
     plan = orch.plan(spec, targets=targets)
@@ -284,11 +291,8 @@ def operation_run(operation_id: int, *, worker: str | None = None) -> str | None
     beat = Heartbeat(op, events)
     holder = str(op.pk)
     try:
-        refs = set(stack.resources.values_list("dock_ref", flat=True))
         spec = _parse(op, stack) if op.kind in APPLY_KINDS else None
-        if spec is not None:
-            refs |= {str(r.dock) for r in spec.resources.values()}
-        adapters = Adapters(op, refs)
+        adapters = Adapters(op)
         orch = orchestrator_for(op, adapters, events, beat)
         if spec is not None:
             result = orch.apply(
@@ -306,6 +310,7 @@ def operation_run(operation_id: int, *, worker: str | None = None) -> str | None
         # our own database went away mid-run (not the provider): hand the operation to
         # the next attempt, which resumes from the checkpoints already written
         log.warning("operation %s lost its database connection; requeueing", op.pk)
+        _write_events_quietly(events)
         return _requeue_after_database_error(op)
     except StackLocked as exc:
         result = Result(status="failed", summary={}, error=str(exc))
@@ -318,12 +323,17 @@ def operation_run(operation_id: int, *, worker: str | None = None) -> str | None
             summary={},
             error=f"Internal error ({type(exc).__name__}); see the worker log.",
         )
-    finally:
-        try:
-            events.flush()
-        except (DatabaseOperationalError, DatabaseInterfaceError):
-            connection.close()
-    return _finish(op, result)
+    except BaseException:  # the worker is stopping: keep what happened so far
+        _write_events_quietly(events)
+        raise
+    return _finish(op, result, events)
+
+
+def _write_events_quietly(events: EventWriter) -> None:
+    try:
+        events.flush()
+    except (DatabaseOperationalError, DatabaseInterfaceError):
+        connection.close()
 
 
 def _requeue_after_database_error(op: Operation) -> str | None:
@@ -359,8 +369,11 @@ def _missing_rows(
     created them and died before reflecting them. Read them from the provider."""
     registry = get_registry()
     reported = {a.resource for a in result.applied}
+    unreported = set(result.created) - reported
     out: list[AppliedResource] = []
-    for res in stack.resources.filter(status="created").exclude(name__in=reported):
+    if not unreported:  # the usual case: every created resource was reported
+        return out
+    for res in stack.resources.filter(status="created", name__in=unreported):
         table = registry.resource_type(res.provider, res.type).table
         if table is None or res.provider_resource_id is None:
             continue
@@ -402,20 +415,23 @@ def _run_sync(op: Operation) -> str:
     return _finish(op, Result(status="succeeded", summary=counts))
 
 
-def _finish(op: Operation, result: Result) -> str:
+def _finish(op: Operation, result: Result, events: EventWriter | None = None) -> str:
+    """The final status, the universal rows, the last events and the audit event: one
+    transaction, so a reader sees the operation finished together with all it did."""
     status = {"succeeded": OperationStatus.SUCCEEDED, "cancelled": OperationStatus.CANCELLED}.get(
         result.status, OperationStatus.FAILED
     )
     with transaction.atomic():
         _reflect(op, result)
-        progress = op.progress_total if status == OperationStatus.SUCCEEDED else None
         fields: dict[str, Any] = {
             "summary": result.summary,
             "error": result.error or "",
             "drift": result.drift,
         }
-        if progress is not None:
-            fields["progress_done"] = progress
+        if status == OperationStatus.SUCCEEDED:
+            fields["progress_done"] = op.progress_total
+        if events is not None and events.write() and status != OperationStatus.SUCCEEDED:
+            fields["progress_done"] = len(events.done_resources)
         transition(op.pk, OperationStatus.RUNNING, status, **fields)
         audit_log(
             actor=Actor.system(f"worker:operation-{op.pk}", op.org),
@@ -463,13 +479,24 @@ def _reflect(op: Operation, result: Result) -> None:
             "provider": applied.provider,
             "last_seen_at": now,
         }
-        row = None
+        drift = result.drift.get(applied.resource, {}) if op.kind == OperationKind.REFRESH else {}
         if single and op.resource_table == applied.table and op.resource_id is not None:
-            row = model.objects.filter(pk=op.resource_id).first()
-        if row is None:
-            row = model.objects.filter(
-                org=op.org, sst_stack_name=stack.name, sst_resource_id=applied.resource
-            ).first()
+            # the row the provision created: one UPDATE, no read
+            properties = (stack.spec.get("resources", {}).get("resource", {}) or {}).get(
+                "properties"
+            )
+            extra = {} if properties is None else {"spec": properties}
+            if model.objects.filter(pk=op.resource_id).update(
+                **values,
+                **extra,
+                drift=drift,
+                provisioned_at=Coalesce("provisioned_at", Value(now, DateTimeField())),
+                updated_at=now,
+            ):
+                continue
+        row = model.objects.filter(
+            org=op.org, sst_stack_name=stack.name, sst_resource_id=applied.resource
+        ).first()
         if row is None and dock is not None:
             row = model.objects.filter(
                 dock=dock, provider_resource_id=values["provider_resource_id"]
@@ -484,9 +511,7 @@ def _reflect(op: Operation, result: Result) -> None:
             row.spec = (stack.spec.get("resources", {}).get("resource", {}) or {}).get(
                 "properties", row.spec
             )
-        row.drift = (
-            result.drift.get(applied.resource, {}) if op.kind == OperationKind.REFRESH else {}
-        )
+        row.drift = drift
         row.save()
     for removed in result.removed:
         for model in UNIVERSAL_MODELS.values():

@@ -253,6 +253,11 @@ class _Run:
                 drift=self.drift,
                 applied=self._applied(),
                 removed=self.removed,
+                created=frozenset(
+                    name
+                    for name, record in self.state.records.items()
+                    if record.status == ResourceStatus.CREATED
+                ),
             )
         finally:
             if self._pool is not None:

@@ -105,7 +105,9 @@ class Result:
     ``status``: succeeded | failed | cancelled. ``outputs``: per resource, the
     outputs it has now (secret fields masked). ``drift`` (refresh only):
     resource -> field -> {"old", "new"}. ``applied``/``removed``: what the
-    Django side must reflect in the universal tables.
+    Django side must reflect in the universal tables. ``created``: the
+    resources in state, created, when the operation ended (reported in
+    ``applied`` or not: a no-op leaves its resource out of ``applied``).
     """
 
     status: str
@@ -116,6 +118,7 @@ class Result:
     drift: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     applied: list[AppliedResource] = field(default_factory=list)
     removed: list[RemovedResource] = field(default_factory=list)
+    created: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:

@@ -118,6 +118,47 @@ def test_permanent_failure_rolls_back_and_marks_the_row_failed(
 
 
 @pytest.mark.django_db
+def test_a_failed_run_stores_its_last_events_and_progress_with_its_status(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks():
+        op = resource_provision(
+            actor=actor_of(owner),
+            dock=sandbox_dock,
+            resource_type="bucket",
+            spec={"name": "b1", "fail": "permanent"},
+        )
+    op = run(op)
+    events = list(OperationEvent.objects.filter(operation=op).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].resource == "" and events[-1].status == "failed"  # the apply's own end
+    assert any(e.resource == "resource" and e.status == "failed" for e in events)
+    assert op.progress_done == 1  # the failed resource is done, though not succeeded
+
+
+@pytest.mark.django_db
+def test_one_provision_run_keeps_to_its_query_budget(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """Claim, lock, state load, write-ahead, checkpoint, snapshot, release, and one final
+    transaction (universal row, events, status, audit): a regression here costs every
+    operation a round trip."""
+    with django_capture_on_commit_callbacks():
+        op = resource_provision(
+            actor=actor_of(owner),
+            dock=sandbox_dock,
+            resource_type="bucket",
+            spec={"name": "b1", "size": "s"},
+        )
+    with django_assert_max_num_queries(17):
+        assert operation_run(op.pk, worker="test") == "succeeded"
+    row = Bucket.objects.get(pk=op.resource_id)
+    assert row.provisioning_state == "provisioned" and row.provisioned_at is not None
+    assert row.spec == {"name": "b1", "size": "s"}
+    assert row.name == "b1" and row.provider_resource_id == sandbox.all()[0].id
+
+
+@pytest.mark.django_db
 def test_bad_spec_is_refused_with_the_field(owner, sandbox_dock):
     with pytest.raises(ValidationError) as err:
         resource_provision(
