@@ -38,6 +38,15 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(autouse=True)
+def _no_list_pages_between_tests():
+    """Rows a test wrote are rolled back without a marker change: start each test on
+    fresh markers, so no cached list page of an earlier test is ever served."""
+    from docks.changes import all_tables, rows_changed
+
+    rows_changed(*all_tables())
+
+
+@pytest.fixture(autouse=True)
 def _no_verified_tokens_between_tests():
     """A web process's verified-token cache outlives requests, not tests."""
     from stackdock.auth_cache import verified_tokens

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 
-from stackdock.permissions import TenantQuerySet
+from docks.changes import DockQuerySet, UniversalQuerySet, rows_changed, table_of
 from stackdock.utils.models import TimeStampedModel
 
 #: encrypted credential columns, never shown anywhere
@@ -52,7 +53,7 @@ class Dock(TimeStampedModel):
     sync_error = models.TextField(blank=True, default="")
     sync_failures = models.PositiveIntegerField(default=0)
 
-    objects = TenantQuerySet.as_manager()
+    objects = DockQuerySet.as_manager()
     dock_lookup = "pk"
 
     class Meta:
@@ -132,7 +133,7 @@ class UniversalResource(TimeStampedModel):
     drift = models.JSONField(default=dict, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantQuerySet.as_manager()
+    objects = UniversalQuerySet.as_manager()
     dock_lookup = "dock"
 
     class Meta:
@@ -165,6 +166,15 @@ class UniversalResource(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    # writes replace the table's change marker (docks.changes), which cached list pages check
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        rows_changed(table_of(type(self)))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        rows_changed(table_of(type(self)))
+        return super().delete(*args, **kwargs)
 
     @property
     def is_provisioned_by_stackdock(self) -> bool:

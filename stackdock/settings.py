@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["stackdock.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["stackdock.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "stackdock.api.exceptions.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "stackdock.api.pagination.Pagination",
@@ -282,6 +282,13 @@ STACKDOCK_MAX_ATTEMPTS = env.int("STACKDOCK_MAX_ATTEMPTS", default=5)
 #: how long a web process may reuse an API token it verified (0: look it up every
 #: request); changes made through Django take effect at once (stackdock.authentication)
 STACKDOCK_TOKEN_CACHE_SECONDS = env.int("STACKDOCK_TOKEN_CACHE_SECONDS", default=30)
+#: how long a universal-table list page may be served from the shared cache; every write to
+#: the table replaces its change marker first (docks.changes), so this is a backstop only.
+#: 0 turns the page cache off. Off by default without Redis: each process's local-memory
+#: cache would not see the markers a worker process replaces.
+STACKDOCK_LIST_CACHE_SECONDS = env.int(
+    "STACKDOCK_LIST_CACHE_SECONDS", default=30 if REDIS_URL else 0
+)
 #: the sandbox provider exists outside production only
 STACKDOCK_SANDBOX = not PRODUCTION
 

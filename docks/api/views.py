@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from docks import selectors, services
+from docks.api.list_cache import list_response
 from docks.api.serializers import (
     RESOURCE_ROWS,
     RESOURCE_SERIALIZERS,
@@ -195,7 +196,9 @@ class ResourceViewSet(ApiViewSet):
     def list(self, request: Request) -> Response:
         filters = self.query(ResourceFilterSerializer)
         qs = selectors.resources_for(actor=self.actor, table=self.table, filters=filters)
-        return self.paginated_values(qs, RESOURCE_ROWS[self.table])
+        return list_response(
+            self, table=self.table, queryset=qs, rows=RESOURCE_ROWS[self.table], filters=filters
+        )
 
     def retrieve(self, request: Request, pk: Any) -> Response:
         return Response(RESOURCE_SERIALIZERS[self.table](self.get_row(pk)).data)
