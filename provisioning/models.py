@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from provisioning.engine.state import ResourceStatus
 from stackdock.permissions import TenantQuerySet
 from stackdock.utils.models import TimeStampedModel
 
@@ -90,9 +91,7 @@ class StackResource(models.Model):
                 fields=["stack", "name"], name="%(app_label)s_%(class)s_unique_stack_name"
             ),
             models.CheckConstraint(
-                condition=models.Q(
-                    status__in=["pending_create", "created", "pending_update", "pending_delete"]
-                ),
+                condition=models.Q(status__in=[str(status) for status in ResourceStatus]),
                 name="%(app_label)s_%(class)s_status_valid",
             ),
         ]

@@ -51,6 +51,7 @@ BADGE_CLASSES = {
     "drift": "warn",
     "created": "ok",
     "pending_create": "run",
+    "declared": "run",
     "pending_update": "run",
     "pending_delete": "run",
 }

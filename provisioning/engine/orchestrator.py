@@ -6,8 +6,10 @@ called ``apply``/``destroy``/``refresh`` touches the StateStore, calls
 hand results back through futures (and retry notices through a queue).
 
 Every provider call is preceded by a durable write-ahead record
-(``pending_*``) and followed by a checkpoint; records of one loop iteration
-are written together in one ``store.write``. See docs/ENGINE.md.
+(``pending_*``, or ``declared`` for a create whose record was written while
+its dependencies were still being created) and followed by a checkpoint;
+records of one loop iteration are written together in one ``store.write``.
+See docs/ENGINE.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from graphlib import TopologicalSorter
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from docks.adapters.base import Adapter, ResourceResult, SpecModel
@@ -49,6 +51,7 @@ from .results import (
 )
 from .spec import StackSpec
 from .state import (
+    CREATE_UNCERTAIN,
     INCARNATION_SEP,
     ResourceState,
     ResourceStatus,
@@ -147,7 +150,8 @@ class _Step:
     ``work`` runs on a worker thread; ``on_done``/``on_error`` run on the
     orchestrator's thread and stage the checkpoint. ``before`` holds the
     records as they were before the write-ahead, to undo it if the step is
-    cancelled before it starts.
+    cancelled before it starts. ``covered``: its write-ahead is already
+    durable (a ``declared`` record), so it may start without a write.
     """
 
     key: str
@@ -157,6 +161,7 @@ class _Step:
     on_error: Callable[[StepError], None]
     before: dict[str, ResourceState | None]
     done_status: str = "succeeded"
+    covered: bool = False
 
 
 @dataclass
@@ -185,12 +190,48 @@ class _Started:
 
 _FAILED = object()  # returned by a step factory that failed without a provider call
 
+#: Unfinished records whose outputs recovery (or refresh) establishes.
+_RESOLVED_BY_RECOVERY = CREATE_UNCERTAIN | {ResourceStatus.PENDING_UPDATE}
+
 
 @dataclass
 class _Phase:
     stop_on_failure: bool = True
     finished: set[str] = field(default_factory=set)
     started: set[str] = field(default_factory=set)
+
+
+class _Lookahead:
+    """Which nodes of a phase to declare ahead, as their prerequisites start."""
+
+    def __init__(
+        self,
+        graph: Mapping[str, Iterable[str]],
+        declare: Callable[[str], ResourceState | None],
+    ) -> None:
+        self.declare = declare
+        self.prerequisites = {node: tuple(prereqs) for node, prereqs in graph.items()}
+        self.dependents: dict[str, list[str]] = {}
+        for node, prereqs in self.prerequisites.items():
+            for prereq in prereqs:
+                self.dependents.setdefault(prereq, []).append(node)
+        self.seen: set[str] = set()
+
+    def declare_after(
+        self, started: list[str], phase: _Phase, declared: Mapping[str, ResourceState]
+    ) -> list[ResourceState]:
+        """Records for the dependents of ``started`` whose prerequisites have all started."""
+        out = []
+        for node in started:
+            for dependent in self.dependents.get(node, ()):
+                if dependent in self.seen or dependent in phase.started or dependent in declared:
+                    continue
+                if all(p in phase.started for p in self.prerequisites[dependent]):
+                    self.seen.add(dependent)
+                    record = self.declare(dependent)
+                    if record is not None:
+                        out.append(record)
+        return out
 
 
 class _Run:
@@ -221,13 +262,17 @@ class _Run:
         self._parked: dict[str, str] = {}
         #: highest generation recorded per resource name, old incarnations included
         self._generations: dict[str, int] | None = None
+        #: creates declared ahead (durable ``declared`` records) not yet started
+        self._declared: dict[str, ResourceState] = {}
+        #: the records as this operation found them
+        self._loaded: dict[str, ResourceState] = {}
 
     # --- frame ---------------------------------------------------------------
     def execute(self, body: Callable[[], None]) -> Result:
         self.state.lock()
         try:
             self.emit(None, self.kind, "started", f"{self.kind} of stack {self.stack_name}")
-            self.state.load()
+            self._loaded = dict(self.state.load())
             try:
                 body()
             except EngineError as exc:  # bad targets, lost lock: say so, then raise
@@ -294,7 +339,11 @@ class _Run:
         if self.failed or self.cancelled:
             return
         graph = stack.graph.sorter_input(selection.participants)
-        phase = self.run_phase(graph, lambda name: self.apply_step(stack, name))
+        phase = self.run_phase(
+            graph,
+            lambda name: self.apply_step(stack, name),
+            declare=lambda name: self.declare(stack, name),
+        )
         if not self.failed and not self.cancelled:
             records = self.state.records
             deletes = select(stack, records, targets).deletes
@@ -318,7 +367,8 @@ class _Run:
         self.delete_phase(keys, rollback=False)
 
     def refresh(self) -> None:
-        graph = {key: () for key in self.state.records}
+        records = self.state.records
+        graph = self._with_declared_edges({key: () for key in records}, set(records))
         self.run_phase(graph, self.refresh_step)
 
     def _report_unstarted(self, names: set[str]) -> None:
@@ -337,6 +387,7 @@ class _Run:
         *,
         cancellable: bool = True,
         stop_on_failure: bool = True,
+        declare: Callable[[str], ResourceState | None] | None = None,
     ) -> _Phase:
         """Walk ``graph`` (node -> prerequisites): each node's step starts as
         soon as its prerequisites finished, at most ``parallelism`` at a time.
@@ -344,12 +395,19 @@ class _Run:
         ``factory(node)`` runs on this thread when the node is ready: it
         stages the write-ahead record and returns a step, None when nothing
         needs doing, or ``_FAILED``.
+
+        ``declare(node)``, when given, runs once every prerequisite of a node
+        has started: it returns a ``declared`` record (or None), written while
+        those prerequisites run, so that the node's step can start without a
+        write of its own when they finish. Declarations whose step never
+        started are removed before the phase ends.
         """
         phase = _Phase(stop_on_failure=stop_on_failure)
         if not graph:
             return phase
         sorter = TopologicalSorter(graph)
         sorter.prepare()
+        ahead = _Lookahead(graph, declare) if declare is not None else None
         inflight: dict[Future[_Outcome], tuple[str, _Step]] = {}
         stopping = False
         while True:
@@ -360,10 +418,13 @@ class _Run:
             if stopping:
                 self._cancel_queued(inflight)
             else:
-                stopping = self._schedule(sorter, factory, phase, inflight)
+                stopping = self._schedule(sorter, factory, phase, inflight, ahead)
             if not inflight:
                 break
             stopping = self._collect(sorter, phase, inflight) or stopping
+        for key in self._declared:  # never started: nothing at the provider
+            self.state.stage_delete(key)
+        self._declared.clear()
         self.state.flush()
         return phase
 
@@ -373,6 +434,7 @@ class _Run:
         factory: Callable[[str], _Step | None | object],
         phase: _Phase,
         inflight: dict[Future[_Outcome], tuple[str, _Step]],
+        ahead: _Lookahead | None = None,
     ) -> bool:
         """Start every ready step; return True when one failed on the spot."""
         ready_steps: list[tuple[str, _Step]] = []
@@ -397,9 +459,10 @@ class _Run:
                 self._revert(step)
                 phase.started.discard(node)
             ready_steps = []
-        if ready_steps:
+        if not all(step.covered for _, step in ready_steps):
             # write-ahead records are durable before any worker sees the step
-            # (pending checkpoints go in the same batch)
+            # (pending checkpoints go in the same batch); a declared create's
+            # record already is
             self.state.flush()
         if ready_steps and self._pool is None:
             self._pool = ThreadPoolExecutor(
@@ -409,6 +472,17 @@ class _Run:
             future = self._pool.submit(_run_step, step, self._queue.put)  # type: ignore[union-attr]
             inflight[future] = (node, step)
             future.add_done_callback(self._queue.put)
+        if ahead is not None and ready_steps:
+            declared = ahead.declare_after([node for node, _ in ready_steps], phase, self._declared)
+            for record in declared:
+                self.state.stage(record)
+                self._declared[record.name] = record
+            if declared or any(step.covered for _, step in ready_steps):
+                # while the steps just started run: the records of the next
+                # ones, so that they can start the moment these finish (this
+                # thread collects no result before the write returns), and
+                # the resolved inputs of declared creates that just started
+                self.state.flush()
         return failed
 
     def _collect(
@@ -640,8 +714,34 @@ class _Run:
             return
         deleting = {k for k in pending if records[k].status == ResourceStatus.PENDING_DELETE}
         order = delete_graph(records, deleting).reverse_sorter_input()
-        graph = {k: order.get(k, ()) for k in pending}
+        graph = self._with_declared_edges({k: order.get(k, ()) for k in pending}, pending)
         self.run_phase(graph, self.recovery_step, cancellable=False)
+
+    def _with_declared_edges(
+        self, graph: dict[str, Iterable[str]], keys: set[str]
+    ) -> dict[str, Iterable[str]]:
+        """``graph`` where each ``declared`` record waits for the unresolved
+        records (among ``keys``) it depends on: its references are resolved
+        from their outputs. Should those edges form a cycle, they are dropped.
+        """
+        records = self.state.records
+        unresolved: dict[str, list[str]] = {}
+        for key in keys:
+            if records[key].status in _RESOLVED_BY_RECOVERY:
+                unresolved.setdefault(base_name(key), []).append(key)
+        edges = {
+            key: [dep for name in records[key].depends_on for dep in unresolved.get(name, ())]
+            for key in keys
+            if records[key].status == ResourceStatus.DECLARED
+        }
+        if not any(edges.values()):
+            return graph
+        merged = {**graph, **{k: [*graph.get(k, ()), *deps] for k, deps in edges.items()}}
+        try:
+            TopologicalSorter(merged).prepare()
+        except CycleError:
+            return graph
+        return merged
 
     def recovery_step(self, key: str) -> _Step | None | object:
         record = self.state.get(key)
@@ -651,6 +751,8 @@ class _Run:
         mgr = self._step_manager(key, "recover", record)
         if mgr is None:
             return _FAILED
+        if status == ResourceStatus.DECLARED:
+            return self._recover_declared(key, record, mgr)
         spec = mgr.stored_spec(record.inputs)
         table = mgr.rtype.table
         if status == ResourceStatus.PENDING_CREATE:
@@ -695,6 +797,48 @@ class _Run:
             before={},
         )
 
+    def _recover_declared(
+        self, key: str, record: ResourceState, mgr: ResourceManager
+    ) -> _Step | None:
+        """A create declared ahead: resolve its references, then look it up.
+
+        Its dependencies were resolved first. A reference that still has no
+        value means its create never started (it needed that value), and a
+        create whose resolved properties are invalid never reached the
+        provider: either way the record is forgotten.
+        """
+        records = self.state.records
+        missing = False
+
+        def lookup(resource: str, attr: str) -> Any:
+            nonlocal missing
+            for found in (records.get(resource), self._loaded.get(resource)):
+                # as now, or as loaded (a refresh may just have dropped it)
+                if found is not None and found.status == ResourceStatus.CREATED:
+                    if attr in found.outputs:
+                        return found.outputs[attr]
+            missing = True
+            return None
+
+        resolved = resolve(record.inputs, lookup)
+        model = None
+        if not missing:
+            try:
+                model = self.o.registry.validate(
+                    record.provider, record.type, resolved, path=f"resources.{key}.properties"
+                )
+            except SpecError:
+                model = None
+        if model is None:
+            self.state.stage_delete(key)
+            self._reuse_tokens[key] = (record.generation, record.token)
+            return None
+        pending = replace(
+            record, inputs=model.model_dump(mode="json"), status=ResourceStatus.PENDING_CREATE
+        )
+        self.state.stage(pending)
+        return self._recover_create(key, pending, mgr, model, mgr.rtype.table)
+
     def _recover_update(
         self,
         key: str,
@@ -731,7 +875,41 @@ class _Run:
         )
 
     # --- apply steps ----------------------------------------------------------------
+    def declare(self, stack: StackSpec, name: str) -> ResourceState | None:
+        """A ``declared`` record for a resource that will be created, else None.
+
+        Only a resource with no record at all is declared: whatever else
+        happens to a recorded one (update, replace, no-op) is decided, and
+        written ahead, when its inputs are known.
+        """
+        if name in self.state.records:
+            return None
+        res = stack.resources[name]
+        generation, token = self._new_token(name, self._next_generation(name, None))
+        return ResourceState(
+            name=name,
+            type=res.type,
+            provider=res.provider,
+            dock=res.dock,
+            inputs=dict(res.properties),
+            status=ResourceStatus.DECLARED,
+            token=token,
+            generation=generation,
+            depends_on=res.dependencies,
+            deletion_policy=res.deletion_policy,
+            updated_at=self._now(),
+        )
+
     def apply_step(self, stack: StackSpec, name: str) -> _Step | None | object:
+        declared = self._declared.pop(name, None)
+        step = self._apply_step(stack, name, declared)
+        if declared is not None and not isinstance(step, _Step):
+            self.state.stage_delete(name)  # failed before any provider call
+        return step
+
+    def _apply_step(
+        self, stack: StackSpec, name: str, declared: ResourceState | None
+    ) -> _Step | None | object:
         res = stack.resources[name]
         records = self.state.records
 
@@ -747,7 +925,7 @@ class _Run:
         except SpecError as exc:
             return self._fail_now(name, "apply", str(exc))
         inputs = model.model_dump(mode="json")
-        old = records.get(name)
+        old = records.get(name) if declared is None else None
         rtype = self.o.registry.resource_type(res.provider, res.type)
         change = decide(old, res, inputs, rtype)
         if change.action == "no-op":
@@ -777,7 +955,7 @@ class _Run:
             updated_at=self._now(),
         )
         if change.action == "create":
-            return self._create_step(name, fresh, mgr, model, old)
+            return self._create_step(name, fresh, mgr, model, old, declared)
         assert old is not None  # noqa: S101
         if change.action == "update":
             return self._update_step(name, old, fresh, mgr, model, sorted(change.changes))
@@ -795,11 +973,16 @@ class _Run:
         mgr: ResourceManager,
         model: SpecModel,
         old: ResourceState | None,
+        declared: ResourceState | None = None,
     ) -> _Step:
-        generation, token = self._new_token(name, self._next_generation(name, old))
+        if declared is not None:  # its durable record holds the token
+            generation, token = declared.generation, declared.token
+            before: dict[str, ResourceState | None] = {name: None}
+        else:
+            generation, token = self._new_token(name, self._next_generation(name, old))
+            before = self._stage_before(name)
         pending = replace(fresh, token=token, generation=generation)
-        before = self._stage_before(name)
-        self.state.stage(pending)
+        self.state.stage(pending)  # the resolved inputs: written with the next batch
 
         def done(result: ResourceResult) -> str:
             self.state.stage(self._created_record(pending, result))
@@ -819,6 +1002,7 @@ class _Run:
             on_done=done,
             on_error=error,
             before=before,
+            covered=declared is not None,
         )
 
     def _update_step(
@@ -1055,6 +1239,8 @@ class _Run:
         mgr = self._step_manager(key, "refresh", record)
         if mgr is None:
             return _FAILED
+        if record.status == ResourceStatus.DECLARED:
+            return self._recover_declared(key, record, mgr)
         spec = mgr.stored_spec(record.inputs)
         table = mgr.rtype.table
         if record.status == ResourceStatus.PENDING_CREATE:

@@ -20,7 +20,10 @@ from .references import UNKNOWN, contains_unknown, display, resolve
 from .registry import Registry
 from .results import ACTIONS, Change, Plan
 from .spec import ResourceSpec, StackSpec
-from .state import INCARNATION_SEP, ResourceState, ResourceStatus, base_name
+from .state import CREATE_UNCERTAIN, INCARNATION_SEP, ResourceState, ResourceStatus, base_name
+
+#: Records a resource is diffed from nothing against (it may not exist).
+_DIFF_FROM_NOTHING = CREATE_UNCERTAIN | {ResourceStatus.PENDING_DELETE}
 
 #: Pseudo-fields in a diff when the resource moves to another dock or type.
 DOCK_FIELD = "__dock__"
@@ -108,7 +111,7 @@ def decide(
     rtype: ResourceType,
 ) -> Diff:
     """create | update | replace | no-op for one resource."""
-    if old is None or old.status in (ResourceStatus.PENDING_CREATE, ResourceStatus.PENDING_DELETE):
+    if old is None or old.status in _DIFF_FROM_NOTHING:
         return diff(None, inputs, rtype.replace_fields)
     result = diff(old.inputs, inputs, rtype.replace_fields)
     moved: dict[str, tuple[Any, Any]] = {}
@@ -193,7 +196,7 @@ class _Planner:
         elif old is not None:
             self.future[name] = old.outputs
         note = ""
-        if old is not None and old.status == ResourceStatus.PENDING_CREATE:
+        if old is not None and old.status in CREATE_UNCERTAIN:
             note = "an interrupted create will be adopted if it exists"
         elif old is not None and old.status == ResourceStatus.PENDING_UPDATE:
             note = "an interrupted update will be re-applied"

@@ -3,12 +3,22 @@
 A resource's record moves through these statuses (see docs/ENGINE.md)::
 
     (absent) --write-ahead--> pending_create --created--> created
+    (absent) --declared-----> declared       --created--> created
     created  --write-ahead--> pending_update --updated--> created
     created  --write-ahead--> pending_delete --deleted--> (absent)
 
 A ``pending_*`` record found when an operation starts means an earlier one
 died during that provider call; the orchestrator resolves it before anything
 else (adopt or forget a create, re-read an update, delete again).
+
+A ``declared`` record is a create's write-ahead written one step early:
+while a resource's dependencies are still being created, so that its own
+create can start the moment they finish without waiting for a write. Its
+inputs are the spec's properties with their ``${ref}`` references not yet
+resolved. Found after a crash, it is resolved like ``pending_create`` once
+the resources it references are resolved: the references are filled in from
+their outputs, then the create is looked up by its token (a create whose
+references cannot be resolved cannot have started, and is forgotten).
 
 Records are immutable values: change one with ``dataclasses.replace``. The
 store keeps whatever it is given; the in-memory store can therefore hand out
@@ -32,10 +42,14 @@ from .errors import LockLost, StackLocked
 
 class ResourceStatus(StrEnum):
     PENDING_CREATE = "pending_create"
+    DECLARED = "declared"
     CREATED = "created"
     PENDING_UPDATE = "pending_update"
     PENDING_DELETE = "pending_delete"
 
+
+#: Records of a create that may or may not have happened (resolved by a lookup).
+CREATE_UNCERTAIN = frozenset({ResourceStatus.PENDING_CREATE, ResourceStatus.DECLARED})
 
 #: Separates a resource name from the generation of an old incarnation kept
 #: in state until deleted (``web#2``); resource names cannot contain it.

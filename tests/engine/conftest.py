@@ -249,7 +249,9 @@ def assert_consistent(
     """State and provider agree: every recorded id exists, nothing else does."""
     records = store.load(stack)
     live = {r.id: r for r in backend.all()}
-    pending_tokens = {r.token for r in records.values() if r.status == "pending_create"}
+    pending_tokens = {
+        r.token for r in records.values() if r.status in ("pending_create", "declared")
+    }
     recorded_ids = [r.provider_resource_id for r in records.values() if r.provider_resource_id]
     assert len(recorded_ids) == len(set(recorded_ids)), "two records share a provider id"
     for record in records.values():

@@ -21,16 +21,16 @@ def finished(op_id: int) -> Operation | None:
 
 
 def chain_stack(n: int, latency_ms: int) -> str:
+    """``r0 <- r1 <- ...``: each takes the previous one's id (so each is declared ahead)."""
     lines = ["name: chain", "resources:"]
     for i in range(n):
+        size = f', size: "${{r{i - 1}.id}}"' if i else ""
         lines += [
             f"  r{i}:",
             "    dock: sandbox",
             "    type: server",
-            f"    properties: {{name: node-{i}, latency_ms: {latency_ms}}}",
+            f"    properties: {{name: node-{i}, latency_ms: {latency_ms}{size}}}",
         ]
-        if i:
-            lines.append(f"    depends_on: [r{i - 1}]")
     return "\n".join(lines)
 
 
@@ -80,8 +80,10 @@ def test_worker_killed_mid_apply_is_finished_by_the_reaper_and_another_worker(ow
     op = wait_until(lambda: finished(op.pk), "the reaper and the second worker", timeout=120)
     assert op.status == "succeeded", op.error
     assert op.attempts == 2
-    names = [r.name for r in sandbox_backend().all()]
-    assert sorted(names) == sorted(f"node-{i}" for i in range(8))  # no duplicate, none lost
+    backend = sandbox_backend().all()
+    assert sorted(r.name for r in backend) == sorted(f"node-{i}" for i in range(8))  # no duplicate
+    ids = {r.name: r.id for r in backend}
+    assert all(r.size == ids[f"node-{int(r.name[5:]) - 1}"] for r in backend if r.name != "node-0")
     assert Server.objects.filter(sst_stack_name="chain").count() == 8
     assert not StackLock.objects.filter(stack=stack).exists()
 

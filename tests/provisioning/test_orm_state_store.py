@@ -90,6 +90,19 @@ def test_write_upserts_by_name_and_deletes_in_one_batch(store) -> None:
     assert store.load("t") == {}
 
 
+def test_a_declared_record_keeps_its_unresolved_inputs(store) -> None:
+    declared = record(
+        "web",
+        status=ResourceStatus.DECLARED,
+        inputs={"name": "${db.name}-web"},
+        outputs={},
+        provider_resource_id=None,
+        depends_on=("db",),
+    )
+    store.write("s", [declared], [])
+    assert store.load("s")["web"] == declared
+
+
 def test_write_of_more_records_than_one_statement_holds(store) -> None:
     many = [record(f"r{i:04d}") for i in range(1203)]
     store.write("s", many, [])
