@@ -26,7 +26,7 @@ from .resources.ec2 import Ec2InstanceHandler
 from .resources.rds import RdsInstanceHandler
 from .resources.route53 import Route53RecordHandler, Route53ZoneHandler
 from .resources.s3 import S3BucketHandler
-from .session import AwsClients, WaitPolicy
+from .session import AwsClients, WaitPolicy, shared_clients
 
 T = TypeVar("T")
 
@@ -138,7 +138,7 @@ class AwsAdapter(Adapter):
         with self._lock:
             if self._clients is None:
                 self._check_endpoint()
-                self._clients = AwsClients(
+                self._clients = shared_clients.get(
                     self._parsed_credentials(), self.endpoint_url, self.wait_policy
                 )
             return self._clients

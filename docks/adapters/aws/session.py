@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -131,3 +135,69 @@ class AwsClients:
     def wait_for(self, client: Any, waiter: str, **params: Any) -> None:
         """Block on a botocore waiter with this dock's wait policy."""
         client.get_waiter(waiter).wait(WaiterConfig=self.wait.config(), **params)
+
+
+class SharedClients:
+    """``AwsClients`` kept across operations, per credentials, endpoint and wait policy.
+
+    A worker runs one operation after another for the same docks; building a
+    boto3 session and its clients costs about 10 ms of CPU each time (more
+    than the rest of a provision's own work). Entries are keyed by a SHA-256
+    of the credentials (a rotation gives a new key, so the next operation
+    uses the new credentials), at most ``max_entries`` are kept, and none
+    longer than ``max_age`` seconds, so decrypted credentials do not outlive
+    their use in the worker's memory for long. Each operation still decrypts
+    (and audits) the dock's credentials; only the clients built from them are
+    reused.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = 32,
+        max_age: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[float, AwsClients]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(credentials: AwsCredentials, endpoint_url: str | None, wait: WaitPolicy) -> str:
+        material = "\x00".join(
+            [
+                credentials.model_dump_json(),  # secrets show masked: added below
+                credentials.secret_access_key.get_secret_value(),
+                credentials.session_token.get_secret_value() if credentials.session_token else "",
+                endpoint_url or "",
+                repr(wait),
+            ]
+        )
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def get(
+        self, credentials: AwsCredentials, endpoint_url: str | None, wait: WaitPolicy
+    ) -> AwsClients:
+        key = self.key(credentials, endpoint_url, wait)
+        now = self.clock()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and now - found[0] < self.max_age:
+                self._entries.move_to_end(key)
+                return found[1]
+            clients = AwsClients(credentials, endpoint_url, wait)
+            self._entries[key] = (now, clients)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            return clients
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+#: The worker process's clients (see ``SharedClients``).
+shared_clients = SharedClients()
