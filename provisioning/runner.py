@@ -177,14 +177,35 @@ class Heartbeat:
 
 
 def _docks_by_ref(op: Operation) -> dict[str, Dock]:
-    """The organization's docks by id and by name, loaded once per operation run."""
+    """The organization's docks by id and by name, loaded once per operation run.
+
+    A single-resource operation needs only its own dock, which the claim
+    loaded: the organization's other docks are not read for it.
+    """
     cached: dict[str, Dock] | None = getattr(op, "_docks_by_ref", None)
     if cached is None:
-        docks = list(Dock.objects.filter(org_id=op.org_id).select_related("org"))
+        own = _own_dock(op)
+        docks = (
+            [own]
+            if own is not None
+            else list(Dock.objects.filter(org_id=op.org_id).select_related("org"))
+        )
         cached = {str(d.pk): d for d in docks}
         cached.update({d.name: d for d in docks})
         op._docks_by_ref = cached  # type: ignore[attr-defined]
     return cached
+
+
+def _own_dock(op: Operation) -> Dock | None:
+    """The dock of a single-resource operation, when its stack names no other."""
+    stack, dock = op.stack, op.dock
+    if stack is None or dock is None or stack.kind != StackKind.SINGLE:
+        return None
+    refs = {str(r.get("dock")) for r in (stack.spec.get("resources") or {}).values()}
+    if not refs <= {str(dock.pk), dock.name}:
+        return None
+    dock.org = op.org  # the claim loaded both; same organization
+    return dock
 
 
 class Adapters:

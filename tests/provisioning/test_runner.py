@@ -140,9 +140,9 @@ def test_a_failed_run_stores_its_last_events_and_progress_with_its_status(
 def test_one_provision_run_keeps_to_its_query_budget(
     owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks, django_assert_max_num_queries
 ):
-    """Claim, lock, state load, write-ahead, checkpoint, snapshot, release, and one final
-    transaction (universal row, events, status, audit): a regression here costs every
-    operation a round trip."""
+    """Claim (the dock comes with it), lock, state load, write-ahead, checkpoint, snapshot,
+    release, and one final transaction (universal row, events, status, audit): a
+    regression here costs every operation a round trip."""
     with django_capture_on_commit_callbacks():
         op = resource_provision(
             actor=actor_of(owner),
@@ -150,7 +150,7 @@ def test_one_provision_run_keeps_to_its_query_budget(
             resource_type="bucket",
             spec={"name": "b1", "size": "s"},
         )
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(16):
         assert operation_run(op.pk, worker="test") == "succeeded"
     row = Bucket.objects.get(pk=op.resource_id)
     assert row.provisioning_state == "provisioned" and row.provisioned_at is not None
