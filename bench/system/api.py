@@ -13,6 +13,9 @@ and its operation status partial, each as a ratio to a bare DRF endpoint
 returning a constant (``/bench/constant``), measured in the same rounds (the
 load generator is the bench's own process: ``bench.system.loadgen``); and
 the number of SQL queries each request makes, which must not grow with rows.
+The servers list is measured twice: as served (repeated pages come from the
+shared page cache) and with the cache off (``/bench/servers-uncached``, the
+same view reading the database: what a page costs right after a write).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bench.system.seed import SEARCH_TERM
 
 BARE = "bare DRF constant"
 LIST = "GET /servers?limit=50"
+UNCACHED_LIST = "GET /servers?limit=50, page cache off"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ def targets(detail_op: int) -> dict[str, dict[str, Any]]:
         BARE: {"path": "/bench/constant"},
         "constant behind token auth": {"path": "/bench/constant-auth", "auth": "token"},
         LIST: {"path": "/api/v1/servers?limit=50", "auth": "token"},
+        UNCACHED_LIST: {"path": "/bench/servers-uncached?limit=50", "auth": "token"},
         "filtered search": {"path": search, "auth": "token"},
         "GET /operations/{id} (50 events)": {
             "path": f"/api/v1/operations/{detail_op}",

@@ -5,6 +5,8 @@ permission or throttle - the floor of a DRF request through gunicorn and the
 middleware. ``AuthedConstantView`` returns the same constant through StackDock's
 ``ApiView`` (token authentication, membership check, throttles), so the cost of
 authentication can be told apart from the cost of the endpoint's own work.
+``UncachedServersViewSet`` is the servers list without the shared page cache:
+what a page costs right after a write to the table.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from docks.api.views import RESOURCE_VIEWSETS
 from stackdock.api.base import ApiView
 
 CONSTANT = {"ok": True}
@@ -31,3 +34,7 @@ class ConstantView(APIView):
 class AuthedConstantView(ApiView):
     def get(self, request: Request) -> Response:
         return Response(CONSTANT)
+
+
+class UncachedServersViewSet(RESOURCE_VIEWSETS["servers"]):  # type: ignore[misc,valid-type]
+    list_cache = False

@@ -52,12 +52,19 @@ def page_key(table: str, org_id: int, filters: dict[str, Any], limit: int, offse
 
 
 def list_response(
-    view: Any, *, table: str, queryset: Any, rows: ValuesSerializer, filters: dict[str, Any]
+    view: Any,
+    *,
+    table: str,
+    queryset: Any,
+    rows: ValuesSerializer,
+    filters: dict[str, Any],
+    cached: bool = True,
 ) -> Response:
-    """The paginated list of ``queryset`` as ``rows``, from the cache when it can be."""
+    """The paginated list of ``queryset`` as ``rows``, from the cache when it can be
+    (never with ``cached=False``: the benchmark's database path)."""
     request, paginator, actor = view.request, view.paginator, view.actor
     renderer = JSONRenderer()
-    if not shares_pages(actor):
+    if not cached or not shares_pages(actor):
         return _respond(paginator, renderer, *_read(view, queryset, rows, renderer))
     limit, offset = paginator.get_limit(request), paginator.get_offset(request)
     key = page_key(table, actor.org.pk, filters, limit, offset)

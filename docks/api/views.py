@@ -183,6 +183,8 @@ class ResourceViewSet(ApiViewSet):
     """One universal table; subclassed per table by ``resource_viewset``."""
 
     table: str = ""
+    #: serve list pages from the shared cache (docks.api.list_cache) when allowed
+    list_cache: bool = True
 
     def get_row(self, pk: Any) -> Any:
         row_id = parse_int_id(pk, "Resource")
@@ -197,7 +199,12 @@ class ResourceViewSet(ApiViewSet):
         filters = self.query(ResourceFilterSerializer)
         qs = selectors.resources_for(actor=self.actor, table=self.table, filters=filters)
         return list_response(
-            self, table=self.table, queryset=qs, rows=RESOURCE_ROWS[self.table], filters=filters
+            self,
+            table=self.table,
+            queryset=qs,
+            rows=RESOURCE_ROWS[self.table],
+            filters=filters,
+            cached=self.list_cache,
         )
 
     def retrieve(self, request: Request, pk: Any) -> Response:
