@@ -146,6 +146,10 @@ class _Harness:
             self.org, _ = org_create(slug=f"bench-{stamp}", owner_email=f"bench-{stamp}@bench.test")
         self.registry = Registry()
         self.registry.register(SandboxAdapter)
+        # set up like a worker process: stackdock/celery.py freezes what start-up
+        # loaded, so the collector does not re-scan Django's objects during applies
+        gc.collect()
+        gc.freeze()
 
     def new_stack_name(self, kind: str) -> str:
         name = f"{kind}-{next(self.counter)}"
