@@ -1,8 +1,9 @@
 """The append-only, hash-chained audit log.
 
-Each event stores the hash of the previous event of its chain (one chain per
-organization, plus one for events without an organization) and its own hash
-over a canonical form of its fields. ``audit.services.verify_chain`` recomputes
+Each event stores the hash of the previous event of its chain (16 chains,
+"lanes", per organization and for events without an organization: a writer
+appends to its thread's lane, see ``audit.services.AUDIT_LANES``) and its own
+hash over a canonical form of its fields. ``audit.services.verify_chain`` recomputes
 them. Rows are never updated or deleted by code, admin or API; on PostgreSQL a
 trigger refuses UPDATE and DELETE (migration 0002).
 

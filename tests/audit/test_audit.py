@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
+from audit import services as audit_services
 from audit.models import AuditEvent
 from audit.services import CENSOR, audit_log, redact, verify_chain
 from conftest import actor_of
@@ -138,3 +139,68 @@ def test_audit_events_visible_only_to_their_org_with_audit_read(org, owner, view
     assert AuditEvent.objects.visible_to(actor_of(owner), "audit").count() >= 1
     assert not AuditEvent.objects.visible_to(actor_of(viewer), "audit").exists()
     assert not AuditEvent.objects.visible_to(actor_of(outsider), "audit").filter(org=org).exists()
+
+
+# --- lanes: several chains per organization ----------------------------------------------
+
+
+def _in_lane(lane: int, monkeypatch, org, owner, n: int = 3):
+    monkeypatch.setattr(audit_services._thread, "lane", lane, raising=False)
+    return _chain(org, owner, n)
+
+
+@pytest.mark.django_db
+def test_writers_in_other_lanes_append_to_chains_of_their_own(org, owner, monkeypatch):
+    first = _in_lane(2, monkeypatch, org, owner)
+    second = _in_lane(5, monkeypatch, org, owner)
+    assert {e.chain for e in first} == {f"org:{org.pk}:2"}
+    assert {e.chain for e in second} == {f"org:{org.pk}:5"}
+    assert [e.seq for e in second] == [1, 2, 3]  # not queued behind the other lane
+    assert verify_chain(org=org) is None
+
+
+@pytest.mark.django_db
+def test_one_thread_keeps_one_lane_so_a_transaction_locks_one_chain_head(org, owner):
+    with transaction.atomic():
+        events = _chain(org, owner, 4)
+    assert len({e.chain for e in events}) == 1
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+
+
+@pytest.mark.django_db
+def test_verify_checks_every_lane_of_the_organization(org, owner, monkeypatch):
+    _in_lane(1, monkeypatch, org, owner)
+    edited = _in_lane(9, monkeypatch, org, owner)
+    _as_dba("UPDATE audit_auditevent SET operation = %s WHERE id = %s", ["x", edited[1].pk])
+    problem = verify_chain(org=org)
+    assert problem is not None and problem.event_id == edited[1].pk
+
+
+@pytest.mark.django_db
+def test_the_tail_of_any_lane_cannot_be_cut_unnoticed(org, owner, monkeypatch):
+    _in_lane(3, monkeypatch, org, owner)
+    cut = _in_lane(4, monkeypatch, org, owner)
+    _as_dba("DELETE FROM audit_auditevent WHERE id = %s", [cut[-1].pk])
+    problem = verify_chain(org=org)
+    assert problem is not None and "missing" in problem.reason and problem.chain.endswith(":4")
+
+
+@pytest.mark.django_db
+def test_a_chain_written_before_lanes_is_still_verified(org, owner, monkeypatch):
+    monkeypatch.setattr(audit_services, "_chain_for", lambda org_id: f"org:{org_id}")
+    legacy = _chain(org, owner, 3)
+    monkeypatch.undo()
+    _chain(org, owner, 2)
+    assert verify_chain(org=org) is None
+    _as_dba("UPDATE audit_auditevent SET operation = %s WHERE id = %s", ["x", legacy[0].pk])
+    problem = verify_chain(org=org)
+    assert problem is not None and problem.event_id == legacy[0].pk
+
+
+@pytest.mark.django_db
+def test_verifying_one_organization_reads_none_of_another(org, owner, other_org, outsider):
+    _chain(org, owner, 2)
+    bad = audit_log(actor=actor_of(outsider), org=other_org, operation="x")
+    _as_dba("UPDATE audit_auditevent SET operation = %s WHERE id = %s", ["y", bad.pk])
+    assert verify_chain(org=org) is None
+    assert verify_chain(org=other_org).event_id == bad.pk
