@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 
 EXPORT_COLUMNS = (
     "created_at",
+    "chain",
     "seq",
     "actor_type",
     "actor_repr",

@@ -28,19 +28,25 @@ def creds(**overrides: Any) -> dict[str, Any]:
     return {"access_key_id": KEY_ID, "secret_access_key": SECRET, "region": "us-east-1"} | overrides
 
 
-@pytest.fixture
-def iam_user_keys(moto: str) -> dict[str, str]:  # noqa: F811
-    """Keys of an IAM user allowed everything, made while moto still accepts anyone."""
+def allowed_iam_user(moto_url: str, name: str) -> Any:
+    """An IAM client, once user ``name`` exists and is allowed everything (made while
+    moto still accepts anyone)."""
     iam = boto3.client(
         "iam",
         region_name="us-east-1",
-        endpoint_url=moto,
+        endpoint_url=moto_url,
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=SECRET,
     )
-    iam.create_user(UserName="dock")
-    iam.put_user_policy(UserName="dock", PolicyName="all", PolicyDocument=ALLOW_ALL)
-    key = iam.create_access_key(UserName="dock")["AccessKey"]
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="all", PolicyDocument=ALLOW_ALL)
+    return iam
+
+
+@pytest.fixture
+def iam_user_keys(moto: str) -> dict[str, str]:  # noqa: F811
+    """Keys of an IAM user allowed everything."""
+    key = allowed_iam_user(moto, "dock").create_access_key(UserName="dock")["AccessKey"]
     return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 import pytest
 
 from docks.adapters.aws import AwsAdapter, AwsCredentials
@@ -12,7 +11,7 @@ from docks.adapters.aws.session import SharedClients, WaitPolicy
 from docks.adapters.aws.specs import S3BucketSpec
 from tests.fixtures.moto_server import moto, moto_iam_auth, moto_server  # noqa: F401
 
-from .test_aws_credentials import ALLOW_ALL, KEY_ID, SECRET, creds
+from .test_aws_credentials import KEY_ID, SECRET, allowed_iam_user, creds
 
 
 class Clock:
@@ -79,15 +78,7 @@ def test_the_key_never_holds_the_secret_itself() -> None:
 def test_adapters_of_one_dock_reuse_clients_and_a_rotation_takes_effect_at_once(
     moto: str,  # noqa: F811
 ) -> None:
-    iam = boto3.client(
-        "iam",
-        region_name="us-east-1",
-        endpoint_url=moto,
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-    )
-    iam.create_user(UserName="rotating")
-    iam.put_user_policy(UserName="rotating", PolicyName="all", PolicyDocument=ALLOW_ALL)
+    iam = allowed_iam_user(moto, "rotating")
     old = iam.create_access_key(UserName="rotating")["AccessKey"]
     new = iam.create_access_key(UserName="rotating")["AccessKey"]
 
