@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import threading
@@ -48,6 +49,14 @@ def redact(value: Any) -> Any:
 #: complete hash chain with its own head: verification covers every lane.
 AUDIT_LANES = 16
 _thread = threading.local()
+
+
+def _forget_lane() -> None:
+    _thread.__dict__.pop("lane", None)
+
+
+# a forked worker process picks a lane of its own, not its parent's
+os.register_at_fork(after_in_child=_forget_lane)
 
 
 def _lane() -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -204,3 +206,15 @@ def test_verifying_one_organization_reads_none_of_another(org, owner, other_org,
     _as_dba("UPDATE audit_auditevent SET operation = %s WHERE id = %s", ["y", bad.pk])
     assert verify_chain(org=org) is None
     assert verify_chain(org=other_org).event_id == bad.pk
+
+
+def test_a_forked_process_picks_its_own_lane(monkeypatch):
+    monkeypatch.setattr(audit_services._thread, "lane", 3, raising=False)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what lane would it write to?
+        os.write(write, str(getattr(audit_services._thread, "lane", "none")).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"none"
+    assert audit_services._lane() == 3  # the parent keeps its own
