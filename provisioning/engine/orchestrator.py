@@ -561,15 +561,13 @@ class _Run:
         return False
 
     def _cancel_queued(self, inflight: dict[Future[_Outcome], tuple[str, _Step]]) -> None:
+        """Undo every step that has not started: backlogged or still queued in the pool."""
         status = "cancelled" if self.cancelled else "skipped"
-        waiting = [
-            step
-            for future in list(inflight)
-            if future.cancel()
-            for _, step in [inflight.pop(future)]
-        ]
-        waiting.extend(step for _, step in self._backlog)
+        waiting = [step for _, step in self._backlog]
         self._backlog.clear()
+        for future in list(inflight):
+            if future.cancel():
+                waiting.append(inflight.pop(future)[1])
         for step in waiting:
             self._revert(step)
             self.emit(base_name(step.key), step.action, status, "not started")
