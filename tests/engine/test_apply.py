@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from docks.adapters.sandbox import SandboxAdapter
 from provisioning.engine import InMemoryStateStore, StackLocked
+from provisioning.engine import orchestrator as orchestrator_module
 
 from .conftest import FakeClock, assert_consistent, doc, res
 
@@ -476,4 +478,34 @@ def test_losing_the_lock_mid_apply_raises_lock_lost(
         make_orch().apply(parse(doc(a=res("bucket", name="a"))), holder="op2").status == "succeeded"
     )
     assert len(backend.all()) == 1
+    assert_consistent(store, backend, "s")
+
+
+def test_at_most_two_steps_per_worker_are_handed_to_the_pool(
+    make_orch, parse, store, backend, monkeypatch
+) -> None:
+    """The rest wait in the orchestrator's backlog (submitting thousands at once made
+    the orchestrator fight the running workers for the pool's locks)."""
+    counts = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            with lock:
+                counts["now"] += 1
+                counts["max"] = max(counts["max"], counts["now"])
+            future = super().submit(fn, *args, **kwargs)
+
+            def finished(_future) -> None:
+                with lock:
+                    counts["now"] -= 1
+
+            future.add_done_callback(finished)
+            return future
+
+    monkeypatch.setattr(orchestrator_module, "ThreadPoolExecutor", Counting)
+    stack = parse(doc(**{f"r{i}": res("bucket", name=f"b{i}", latency_ms=2) for i in range(40)}))
+    result = make_orch(parallelism=2).apply(stack, holder="op")
+    assert result.summary["created"] == 40
+    assert 2 <= counts["max"] <= 4
     assert_consistent(store, backend, "s")
