@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -117,6 +117,38 @@ def _target_fields(target: Any) -> tuple[str, str, str]:
     return kind[:64], str(getattr(target, "pk", ""))[:64], str(target)[:300]
 
 
+_HEADS = AuditChainHead._meta.db_table
+#: appends to a chain hold its head's row lock until their transaction ends
+#: (SQLite has no row locks: its write transactions already run one at a time)
+_LOCK_HEAD = f"SELECT seq, hash FROM {_HEADS} WHERE chain = %s"  # noqa: S608 - constant table
+_ADD_HEAD = (
+    f"INSERT INTO {_HEADS} (chain, seq, hash, updated_at) VALUES (%s, 0, %s, %s) "  # noqa: S608
+    "ON CONFLICT (chain) DO NOTHING"
+)
+_MOVE_HEAD = f"UPDATE {_HEADS} SET seq = %s, hash = %s, updated_at = %s WHERE chain = %s"  # noqa: S608
+
+
+def _db_time(moment: Any) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _lock_head(chain: str) -> tuple[int, str]:
+    """Lock the chain's head (creating it at the genesis); its ``(seq, hash)``.
+
+    Two hand-written statements at most instead of the ORM's get-or-create: every
+    audit event pays for this while holding the lock, so it is kept short.
+    """
+    lock = _LOCK_HEAD + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    with connection.cursor() as cursor:
+        cursor.execute(lock, [chain])
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(_ADD_HEAD, [chain, GENESIS, _db_time(timezone.now())])
+            cursor.execute(lock, [chain])
+            row = cursor.fetchone()
+    return int(row[0]), str(row[1])
+
+
 def audit_log(
     *,
     actor: Actor | None,
@@ -147,12 +179,10 @@ def audit_log(
     clean_metadata = json.loads(json.dumps(redact(metadata or {}), default=str))
     # inside the caller's transaction no savepoint: a failed audit write fails the caller
     with transaction.atomic(savepoint=False):
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(
-            chain=chain, defaults={"seq": 0, "hash": GENESIS}
-        )
+        head_seq, head_hash = _lock_head(chain)
         event = AuditEvent(
             chain=chain,
-            seq=head.seq + 1,
+            seq=head_seq + 1,
             org_id=org_id,
             actor_type=actor_type,
             actor_user_id=user_id,
@@ -168,11 +198,12 @@ def audit_log(
             user_agent=ctx.user_agent,
             request_id=ctx.request_id,
             created_at=timezone.now(),
-            prev_hash=head.hash,
+            prev_hash=head_hash,
         )
         event.hash = compute_hash(event)
         event.save()
-        AuditChainHead.objects.filter(chain=chain).update(seq=event.seq, hash=event.hash)
+        with connection.cursor() as cursor:
+            cursor.execute(_MOVE_HEAD, [event.seq, event.hash, _db_time(event.created_at), chain])
     return event
 
 

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
 from audit import services as audit_services
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 from audit.services import CENSOR, audit_log, redact, verify_chain
 from conftest import actor_of
 
@@ -218,3 +218,12 @@ def test_a_forked_process_picks_its_own_lane(monkeypatch):
     os.waitpid(pid, 0)
     assert os.read(read, 16) == b"none"
     assert audit_services._lane() == 3  # the parent keeps its own
+
+
+@pytest.mark.django_db
+def test_the_chain_head_follows_each_event(org, owner):
+    first, second = _chain(org, owner, 2)
+    head = AuditChainHead.objects.get(chain=second.chain)
+    assert (head.seq, head.hash) == (2, second.hash)
+    assert second.prev_hash == first.hash
+    assert abs((head.updated_at - second.created_at).total_seconds()) < 1
