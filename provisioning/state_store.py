@@ -11,8 +11,10 @@ before its provider call, and there Django compiling an ``INSERT ... ON
 CONFLICT`` and a transaction's BEGIN and COMMIT round trips were most of the
 time. A single statement is atomic on its own; only a write that needs
 several statements (a delete, or more than ``_ROWS_PER_STATEMENT`` records)
-opens a transaction. The SQL is the same on PostgreSQL and SQLite except
-that PostgreSQL needs ``::jsonb`` on JSON parameters.
+opens a transaction. The end of an operation - its last checkpoints, the
+snapshot and the release - is one statement on PostgreSQL (data-modifying
+CTEs), three on SQLite. The SQL is otherwise the same on both, except that
+PostgreSQL needs ``::jsonb`` on JSON parameters.
 """
 
 from __future__ import annotations
@@ -93,6 +95,18 @@ def _snapshot_sql(vendor: str) -> str:
         f"SELECT %s, COALESCE(MAX(number), 0) + 1, {j}, {j}, %s FROM {_VERSIONS} "
         "WHERE stack_id = %s RETURNING number"
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _final_sql(rows: int, release: bool) -> str:
+    """PostgreSQL: the last upsert, the lock's release and the snapshot as one statement
+    (data-modifying CTEs; SQLite has none and runs them in one transaction instead)."""
+    parts = []
+    if rows:
+        parts.append(f"upserted AS ({_upsert_sql(rows, 'postgresql')})")
+    if release:
+        parts.append(f"released AS ({_RELEASE})")
+    return f"WITH {', '.join(parts)} {_snapshot_sql('postgresql')}"
 
 
 def _execute(sql: str, params: Sequence[Any]) -> int:
@@ -256,7 +270,14 @@ class OrmStateStore:
         _execute(_upsert_sql(len(records), connection.vendor), params)
 
     def snapshot(
-        self, stack: str, summary: dict[str, Any], records: Mapping[str, ResourceState]
+        self,
+        stack: str,
+        summary: dict[str, Any],
+        records: Mapping[str, ResourceState],
+        *,
+        puts: Sequence[ResourceState] = (),
+        deletes: Sequence[str] = (),
+        release: str | None = None,
     ) -> int:
         stack_id = self._stack_id(stack)
         resources = {name: state_as_json(records[name]) for name in sorted(records)}
@@ -267,5 +288,21 @@ class OrmStateStore:
             _db_time(timezone.now()),
             stack_id,
         ]
+        one_statement = (
+            connection.vendor == "postgresql"
+            and not deletes
+            and len(puts) <= _ROWS_PER_STATEMENT
+            and (puts or release is not None)
+        )
+        if one_statement:  # the usual end of an operation: one round trip, one commit
+            head = [p for r in puts for p in _row_params(stack_id, r)]
+            if release is not None:
+                head += [stack_id, release]
+            (number,) = _fetch_one(_final_sql(len(puts), release is not None), head + params)
+            return int(number)
+        if puts or deletes:
+            self.write(stack, puts, deletes)
         (number,) = _fetch_one(_snapshot_sql(connection.vendor), params)
+        if release is not None:
+            _execute(_RELEASE, [stack_id, release])
         return int(number)

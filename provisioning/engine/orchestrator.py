@@ -281,15 +281,16 @@ class _Run:
             except EngineError as exc:  # bad targets, lost lock: say so, then raise
                 self.emit(None, self.kind, "failed", str(exc))
                 raise
-            self.state.flush()
             status = "cancelled" if self.cancelled else "failed" if self.failed else "succeeded"
             error = "; ".join(self.errors) if self.errors else None
             if error is not None and self.summary["failed"] > len(self.errors):
                 error += f" (and {self.summary['failed'] - len(self.errors)} more failures)"
             if self.cancelled and error is None:
                 error = "cancelled"
+            # the last checkpoints, the version and the lock's release: one step
             version = self.state.snapshot(
-                {"kind": self.kind, "status": status, "holder": self.state.holder, **self.summary}
+                {"kind": self.kind, "status": status, "holder": self.state.holder, **self.summary},
+                release=True,
             )
             self.emit(None, self.kind, status, self._final_message(status))
             return Result(
@@ -428,7 +429,8 @@ class _Run:
         for key in self._declared:  # never started: nothing at the provider
             self.state.stage_delete(key)
         self._declared.clear()
-        self.state.flush()
+        # what is still staged (checkpoints) goes with the next write-ahead
+        # batch or with the operation's final snapshot
         return phase
 
     def _schedule(

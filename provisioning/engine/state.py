@@ -135,13 +135,22 @@ class StateStore(Protocol):
         """Apply one batch atomically: upsert ``puts`` (by name), remove ``deletes``."""
 
     def snapshot(
-        self, stack: str, summary: dict[str, Any], records: Mapping[str, ResourceState]
+        self,
+        stack: str,
+        summary: dict[str, Any],
+        records: Mapping[str, ResourceState],
+        *,
+        puts: Sequence[ResourceState] = (),
+        deletes: Sequence[str] = (),
+        release: str | None = None,
     ) -> int:
         """Save a numbered StateVersion of ``records``; return its number.
 
-        ``records`` is the stack's state as the caller holds it, equal to
-        the store's (the caller flushed every change first), so a store
-        need not read it back.
+        ``records`` is the stack's state as the caller holds it: the store's,
+        once ``puts``/``deletes`` (the last batch, as ``write`` takes it) are
+        applied, so a store need not read it back. With ``release``, the lock
+        that holder holds is released too, last. (The ORM store makes the three
+        one statement on PostgreSQL.)
         """
 
 
@@ -210,12 +219,23 @@ class InMemoryStateStore:
                 records[record.name] = record
 
     def snapshot(
-        self, stack: str, summary: dict[str, Any], records: Mapping[str, ResourceState]
+        self,
+        stack: str,
+        summary: dict[str, Any],
+        records: Mapping[str, ResourceState],
+        *,
+        puts: Sequence[ResourceState] = (),
+        deletes: Sequence[str] = (),
+        release: str | None = None,
     ) -> int:
         with self._mutex:
+            if puts or deletes:
+                self.write(stack, puts, deletes)
             versions = self._versions.setdefault(stack, [])
             number = versions[-1].number + 1 if versions else 1
             versions.append(StateVersion(number, dict(summary), dict(records), self._clock()))
+            if release is not None:
+                self.release_lock(stack, release)
             return number
 
     def versions(self, stack: str) -> list[StateVersion]:
@@ -297,10 +317,14 @@ class StateManager:
         """Write every staged change in one atomic batch."""
         if not self._pending:
             return
+        puts, deletes = self._take_pending()
+        self.store.write(self.stack, puts, deletes)
+
+    def _take_pending(self) -> tuple[list[ResourceState], list[str]]:
         puts = [r for r in self._pending.values() if r is not None]
         deletes = [k for k, r in self._pending.items() if r is None]
         self._pending = {}
-        self.store.write(self.stack, puts, deletes)
+        return puts, deletes
 
     def flush_if_due(self, *, max_age: float = 0.2, max_items: int = 1000) -> None:
         """Flush checkpoints that waited ``max_age`` seconds or piled up.
@@ -314,7 +338,18 @@ class StateManager:
         ):
             self.flush()
 
-    def snapshot(self, summary: Mapping[str, Any]) -> int:
-        """A numbered version of the state: the mirror, once every change is written."""
-        self.flush()
-        return self.store.snapshot(self.stack, dict(summary), self.records)
+    def snapshot(self, summary: Mapping[str, Any], *, release: bool = False) -> int:
+        """A numbered version of the state (the mirror), written together with the
+        changes still staged; with ``release``, the lock is released in the same step."""
+        puts, deletes = self._take_pending()
+        number = self.store.snapshot(
+            self.stack,
+            dict(summary),
+            self.records,
+            puts=puts,
+            deletes=deletes,
+            release=self.holder if release and self._locked else None,
+        )
+        if release:
+            self._locked = False
+        return number

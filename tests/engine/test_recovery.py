@@ -178,7 +178,7 @@ def test_uncertain_create_keeps_its_write_ahead_record(make_orch, parse, store, 
 
 
 def test_new_incarnation_never_reuses_the_key_of_an_old_one_awaiting_deletion(
-    make_orch, parse, store, backend
+    make_orch, parse, store, backend, events
 ) -> None:
     # an old incarnation (r0#0) awaiting deletion outlives its record
     backend.insert(SandboxRecord(id="srv-old", token="t0", resource_type="server", name="old"))
@@ -195,8 +195,7 @@ def test_new_incarnation_never_reuses_the_key_of_an_old_one_awaiting_deletion(
     store.write("s", [parked], [])
 
     def r0_created() -> bool:  # cancel once the creates are done, before deletes
-        record = store.load("s").get("r0")
-        return record is not None and record.status == "created"
+        return any(e.resource == "r0" and e.status == "succeeded" for e in events)
 
     result = make_orch(should_cancel=r0_created).apply(
         parse(doc(r0=res("bucket", name="new"))), holder="op"

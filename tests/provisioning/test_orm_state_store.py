@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from provisioning.engine import LockLost, ResourceState, ResourceStatus, StackLocked
@@ -139,3 +140,33 @@ def test_snapshots_are_numbered_per_stack_and_hold_the_records_given(store) -> N
 def test_an_unknown_stack_is_a_lookup_error(store) -> None:
     with pytest.raises(LookupError, match="'nope'"):
         store.acquire_lock("nope", "op-1", 60)
+
+
+def test_the_final_snapshot_writes_the_last_batch_and_releases_the_lock(
+    store, django_assert_max_num_queries
+) -> None:
+    """The end of an operation: last checkpoints, version and release (one statement on
+    PostgreSQL, three on SQLite)."""
+    store.acquire_lock("s", "op-1", 60)
+    store.write("s", [record("a", status=ResourceStatus.PENDING_CREATE)], [])
+    final = [record("a"), record("b")]
+    budget = 1 if connection.vendor == "postgresql" else 3
+    with django_assert_max_num_queries(budget):
+        number = store.snapshot(
+            "s", {"created": 2}, {r.name: r for r in final}, puts=final, release="op-1"
+        )
+    assert number == 1
+    assert store.load("s") == {"a": record("a"), "b": record("b")}
+    assert store.lock_info("s") is None
+    assert list(StateVersion.objects.get(stack__name="s").resources) == ["a", "b"]
+
+
+def test_the_final_snapshot_releases_only_its_own_lock_and_applies_deletes(store) -> None:
+    store.acquire_lock("s", "op-2", 60)
+    store.write("s", [record("a"), record("b")], [])
+    kept = {"b": record("b")}
+    assert store.snapshot("s", {}, kept, deletes=["a"], release="op-1") == 1
+    assert store.lock_info("s").holder == "op-2"  # not op-1's to release
+    assert store.load("s") == kept
+    assert store.snapshot("s", {}, kept, release="op-2") == 2
+    assert store.lock_info("s") is None

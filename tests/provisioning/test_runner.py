@@ -4,6 +4,7 @@ without Celery; tests/integration runs it through a real worker)."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from audit.models import AuditEvent
 from conftest import actor_of
@@ -150,7 +151,9 @@ def test_one_provision_run_keeps_to_its_query_budget(
             resource_type="bucket",
             spec={"name": "b1", "size": "s"},
         )
-    with django_assert_max_num_queries(16):
+    # PostgreSQL: the last checkpoint, the snapshot and the release are one statement
+    budget = 14 if connection.vendor == "postgresql" else 16
+    with django_assert_max_num_queries(budget):
         assert operation_run(op.pk, worker="test") == "succeeded"
     row = Bucket.objects.get(pk=op.resource_id)
     assert row.provisioning_state == "provisioned" and row.provisioned_at is not None
