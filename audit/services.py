@@ -66,15 +66,19 @@ def _lane() -> int:
     return lane
 
 
+def _scope(org_id: int | None) -> str:
+    """The name of an organization's chains (the global ones: ``global``)."""
+    return f"org:{org_id}" if org_id is not None else "global"
+
+
 def _chain_for(org_id: int | None) -> str:
-    scope = f"org:{org_id}" if org_id is not None else "global"
-    return f"{scope}:{_lane()}"
+    return f"{_scope(org_id)}:{_lane()}"
 
 
 def chains_of(org_id: int | None) -> Q:
     """Every chain of an organization (or the global one): its lanes and the single
     chain written before lanes existed (``org:<id>``, ``global``)."""
-    scope = f"org:{org_id}" if org_id is not None else "global"
+    scope = _scope(org_id)
     return Q(chain=scope) | Q(chain__startswith=f"{scope}:")
 
 

@@ -100,7 +100,7 @@ def _snapshot_sql(vendor: str) -> str:
 @functools.lru_cache(maxsize=32)
 def _final_sql(rows: int, release: bool) -> str:
     """PostgreSQL: the last upsert, the lock's release and the snapshot as one statement
-    (data-modifying CTEs; SQLite has none and runs them in one transaction instead)."""
+    (data-modifying CTEs; SQLite has none and runs them as three statements)."""
     parts = []
     if rows:
         parts.append(f"upserted AS ({_upsert_sql(rows, 'postgresql')})")

@@ -218,14 +218,13 @@ class _Lookahead:
                 self.dependents.setdefault(prereq, []).append(node)
         self.seen: set[str] = set()
 
-    def declare_after(
-        self, started: list[str], phase: _Phase, declared: Mapping[str, ResourceState]
-    ) -> list[ResourceState]:
-        """Records for the dependents of ``started`` whose prerequisites have all started."""
+    def declare_after(self, started: list[str], phase: _Phase) -> list[ResourceState]:
+        """Records for the dependents of ``started`` whose prerequisites have all started
+        (each node is considered once: ``seen``)."""
         out = []
         for node in started:
             for dependent in self.dependents.get(node, ()):
-                if dependent in self.seen or dependent in phase.started or dependent in declared:
+                if dependent in self.seen or dependent in phase.started:
                     continue
                 if all(p in phase.started for p in self.prerequisites[dependent]):
                     self.seen.add(dependent)
@@ -476,7 +475,7 @@ class _Run:
         self._backlog.extend(ready_steps)
         self._submit(inflight)
         if ahead is not None and ready_steps:
-            declared = ahead.declare_after([node for node, _ in ready_steps], phase, self._declared)
+            declared = ahead.declare_after([node for node, _ in ready_steps], phase)
             for record in declared:
                 self.state.stage(record)
                 self._declared[record.name] = record
