@@ -38,6 +38,18 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Throttle counts live in the cache (the test process's own, which in-process live
+    servers share): every test starts with none, whatever the tests before it sent
+    from 127.0.0.1 in the same fixed window."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_list_pages_between_tests():
     """Rows a test wrote are rolled back without a marker change: start each test on
     fresh markers, so no cached list page of an earlier test is ever served."""
