@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from playwright.sync_api import expect
 
 from conftest import actor_of
 from docks.models import Dock
@@ -72,11 +73,12 @@ def test_log_in_and_see_the_overview(page, owner, login, shot):
     page.get_by_label("Email").fill(owner.user.username)
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("alert").is_visible()
+    # The form posts and the page is replaced: expect() waits for the new page's alert.
+    expect(page.get_by_role("alert")).to_be_visible()
     shot(page, "01-login-error")
     login(page, owner)
-    assert page.get_by_role("heading", level=1).inner_text() == "Acme"
-    assert page.get_by_text("No docks yet").is_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme")
+    expect(page.get_by_text("No docks yet")).to_be_visible()
     shot(page, "01-overview")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "01-overview-mobile")
@@ -138,7 +140,7 @@ def test_wizard_provisions_an_s3_bucket_and_the_status_updates_live(
     assert "dash-photos" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     page.get_by_role("link", name="Open dash-photos").click()
     page.wait_for_url("**/dashboard/buckets/*/")
-    assert page.get_by_text("Provisioned", exact=True).first.is_visible()
+    expect(page.get_by_text("Provisioned", exact=True).first).to_be_visible()
     shot(page, "03-bucket-detail")
 
 
@@ -149,7 +151,7 @@ def test_bad_bucket_name_shows_the_error_beside_the_field(page, owner, login, sh
     page.get_by_label("Name").fill("Bad_Bucket")
     page.get_by_role("button", name="Provision").click()
     error = page.locator('[data-field="name"] .field-error')
-    assert "lowercase letters, digits, hyphens and dots" in error.inner_text()
+    expect(error).to_contain_text("lowercase letters, digits, hyphens and dots")
     assert page.get_by_label("Name").input_value() == "Bad_Bucket"
     assert not Operation.objects.exists()
     shot(page, "04-form-error")
@@ -161,11 +163,13 @@ def test_viewer_sees_no_provision_button_and_gets_403(
     login(page, viewer)
     assert page.get_by_role("link", name="Provision").count() == 0
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Buckets").click()
+    page.wait_for_url("**/dashboard/buckets/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
     assert page.get_by_role("link", name="Provision").count() == 0
     shot(page, "05-viewer-buckets")
     response = page.goto("/dashboard/provision/sandbox/bucket/")
     assert response.status == 403
-    assert page.get_by_role("heading", name="You can't do that").is_visible()
+    expect(page.get_by_role("heading", name="You can't do that")).to_be_visible()
     shot(page, "05-viewer-403")
 
 
@@ -201,7 +205,7 @@ def test_stack_plan_and_deploy_on_the_sandbox(page, owner, login, shot, start_wo
     shot(page, "06-deploy-succeeded")
     page.get_by_role("link", name="shop", exact=True).click()
     page.wait_for_url("**/dashboard/stacks/shop/")
-    assert page.get_by_text("v1", exact=True).is_visible()
+    expect(page.get_by_text("v1", exact=True)).to_be_visible()
     shot(page, "06-stack-detail")
 
 
