@@ -60,11 +60,19 @@ def timings(*, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def profile_operations(
-    *, base_url: str, token: str, dock: str, count: int, prefix: str, top: int = 25
+    *,
+    base_url: str,
+    token: str,
+    dock: str,
+    count: int,
+    prefix: str,
+    timed: int = 0,
+    top: int = 25,
 ) -> dict[str, Any]:
-    """Where a worker's time goes: queue ``count`` provisions over the API while no
-    worker runs, then run them here, one by one: one warm-up, one with its SQL
-    queries counted, the rest under cProfile.
+    """Where a worker's time goes: queue ``count + timed`` provisions over the API
+    while no worker runs, then run them here, one by one: one warm-up, one with its
+    SQL queries counted, ``timed`` timed one by one (wall time minus the moto calls:
+    the worker's own time without Celery or CPU contention), the rest under cProfile.
 
     Returns the wall time per operation and the top functions by cumulative time
     (``file:line(function)`` and seconds per operation). Call it with the workers
@@ -78,7 +86,7 @@ def profile_operations(
     from provisioning.runner import operation_run
 
     ids = []
-    for i in range(count):
+    for i in range(count + timed):
         body = {"dock": dock, "resource_type": "s3-bucket", "spec": {"name": f"{prefix}-{i}"}}
         status, payload, _ = post_json(base_url, "/api/v1/provision", body, token)
         if status != 202:
@@ -91,6 +99,13 @@ def profile_operations(
     with CaptureQueriesContext(connection) as queries:
         operation_run(ids[1], worker="bench-profile")
     ids = ids[1:]
+    own_ms = []
+    for op_id in ids[1 : 1 + timed]:
+        started = time.perf_counter()
+        operation_run(op_id, worker="bench-profile")
+        wall = (time.perf_counter() - started) * 1000
+        own_ms.append(wall - timings(ids=[op_id])[0]["provider_ms"])
+    ids = ids[timed:]
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
@@ -115,7 +130,11 @@ def profile_operations(
         "cumulative": [{"where": w, "ms_per_op": round(ms, 2)} for ms, w in cumulative[:top]],
         "own": [{"where": w, "ms_per_op": round(ms, 2)} for ms, w in own[:top]],
         "project": [{"where": w, "ms_per_op": round(ms, 2)} for ms, w in project[: top * 2]],
+        "own_ms": own_ms,
         "queries_per_operation": len(queries.captured_queries),
+        "queries": [
+            {"ms": float(q["time"]) * 1000, "sql": q["sql"][:200]} for q in queries.captured_queries
+        ],
         "ids": ids,
     }
 

@@ -40,6 +40,7 @@ from .planner import (
     select,
     state_graph,
 )
+from .pools import SHELF
 from .references import resolve
 from .registry import Registry
 from .results import (
@@ -272,6 +273,7 @@ class _Run:
     # --- frame ---------------------------------------------------------------
     def execute(self, body: Callable[[], None]) -> Result:
         self.state.lock()
+        settled = False  # every step submitted to the pool was collected
         try:
             self.emit(None, self.kind, "started", f"{self.kind} of stack {self.stack_name}")
             self._loaded = dict(self.state.load())
@@ -291,6 +293,7 @@ class _Run:
                 {"kind": self.kind, "status": status, "holder": self.state.holder, **self.summary},
                 release=True,
             )
+            settled = not self._backlog
             self.emit(None, self.kind, status, self._final_message(status))
             return Result(
                 status=status,
@@ -309,7 +312,10 @@ class _Run:
             )
         finally:
             if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                if settled:  # idle: the next run in this process can use it
+                    SHELF.give_back(self._pool, self.o.parallelism)
+                else:  # a step may still be running: wait for it, as before
+                    self._pool.shutdown(wait=True, cancel_futures=True)
             self.state.release()
 
     def _final_message(self, status: str) -> str:
@@ -469,9 +475,7 @@ class _Run:
             # record already is
             self.state.flush()
         if ready_steps and self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=self.o.parallelism, thread_name_prefix="stackdock-step"
-            )
+            self._pool = SHELF.borrow(self.o.parallelism)
         self._backlog.extend(ready_steps)
         self._submit(inflight)
         if ahead is not None and ready_steps:

@@ -8,6 +8,7 @@ import pytest
 from docks.adapters.sandbox import SandboxAdapter
 from provisioning.engine import InMemoryStateStore, StackLocked
 from provisioning.engine import orchestrator as orchestrator_module
+from provisioning.engine import pools as pools_module
 
 from .conftest import FakeClock, assert_consistent, doc, res
 
@@ -503,7 +504,8 @@ def test_at_most_two_steps_per_worker_are_handed_to_the_pool(
             future.add_done_callback(finished)
             return future
 
-    monkeypatch.setattr(orchestrator_module, "ThreadPoolExecutor", Counting)
+    monkeypatch.setattr(pools_module, "ThreadPoolExecutor", Counting)
+    monkeypatch.setattr(orchestrator_module, "SHELF", pools_module.PoolShelf())
     stack = parse(doc(**{f"r{i}": res("bucket", name=f"b{i}", latency_ms=2) for i in range(40)}))
     result = make_orch(parallelism=2).apply(stack, holder="op")
     assert result.summary["created"] == 40
