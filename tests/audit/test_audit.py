@@ -227,3 +227,90 @@ def test_the_chain_head_follows_each_event(org, owner):
     assert (head.seq, head.hash) == (2, second.hash)
     assert second.prev_hash == first.hash
     assert abs((head.updated_at - second.created_at).total_seconds()) < 1
+
+
+AWKWARD = {
+    "quote": 'say "hi" \\ back',
+    "percent": "100% %s %(x)s",
+    "unicode": "Zürich ✓ 雲",
+    "nested": {"list": [1, 2.5, None, True], "empty": {}},
+    "seq": 7,
+    "prev_hash": "looks like a field",
+}
+
+
+@pytest.mark.django_db
+def test_an_event_hashes_the_same_as_verify_recomputes_it_whatever_it_holds(org, owner):
+    events = [
+        audit_log(actor=actor_of(owner), org=org, operation="odd.data", metadata=AWKWARD),
+        audit_log(actor=None, org=None, operation="global.thing", target=("kind", "1", "x")),
+    ]
+    for event in events:
+        stored = AuditEvent.objects.get(pk=event.pk)
+        assert (stored.seq, stored.prev_hash, stored.hash) == (
+            event.seq,
+            event.prev_hash,
+            event.hash,
+        )
+        assert audit_services.compute_hash(stored) == stored.hash
+    assert events[0].metadata == AWKWARD
+    assert verify_chain(org=org) is None
+    assert verify_chain() is None
+
+
+@pytest.mark.django_db
+def test_on_postgres_an_event_is_one_statement_once_its_chain_has_a_head(org, owner):
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite appends in three statements inside a transaction")
+    first = audit_log(actor=actor_of(owner), org=org, operation="a.first")
+    with CaptureQueriesContext(connection) as queries:
+        second = audit_log(actor=actor_of(owner), org=org, operation="a.second")
+    assert len(queries.captured_queries) == 1, [q["sql"][:80] for q in queries.captured_queries]
+    assert (second.seq, second.prev_hash) == (first.seq + 1, first.hash)
+    assert verify_chain(org=org) is None
+
+
+@pytest.mark.django_db
+def test_an_event_whose_text_holds_the_placeholder_is_appended_in_steps(org, owner, monkeypatch):
+    monkeypatch.setattr(audit_services.secrets, "token_hex", lambda n: "feedface")
+    plain = audit_log(actor=actor_of(owner), org=org, operation="a.plain")
+    odd = audit_log(
+        actor=actor_of(owner), org=org, operation="a.odd", metadata={"note": "pfeedface"}
+    )
+    assert odd.seq == plain.seq + 1 and odd.prev_hash == plain.hash
+    assert AuditEvent.objects.get(pk=odd.pk).metadata == {"note": "pfeedface"}
+    assert verify_chain(org=org) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_to_one_chain_keep_it_whole(org, owner, monkeypatch):
+    """Threads appending to the same lane at once: every number once, hashes linked."""
+    import threading
+
+    from django.db import connections
+
+    monkeypatch.setattr(audit_services, "_lane", lambda: 3)
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(10):
+                with transaction.atomic():
+                    audit_log(actor=None, org=org, operation=f"w{n}.{i}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    chain = f"org:{org.pk}:3"
+    seqs = list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 41))
+    assert verify_chain(org=org) is None
