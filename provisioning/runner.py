@@ -9,6 +9,7 @@ orchestrator's own thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ from docks.models import (
     universal_columns,
 )
 from docks.services import dock_credentials
+from provisioning import transitions
 from provisioning.engine.errors import EngineError, StackLocked
 from provisioning.engine.orchestrator import DeploymentOrchestrator
 from provisioning.engine.results import AppliedResource, Event, Result
@@ -51,7 +53,9 @@ from provisioning.registry import get_registry
 from provisioning.state_store import OrmStateStore
 from provisioning.transitions import transition
 from stackdock.exceptions import InvalidTransition
+from stackdock.models import Organization
 from stackdock.permissions import Actor
+from stackdock.utils import rows
 
 log = logging.getLogger(__name__)
 APPLY_KINDS = (OperationKind.DEPLOY, OperationKind.PROVISION, OperationKind.UPDATE)
@@ -66,8 +70,31 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.STACKDOCK_LEASE_SECONDS)
 
 
+@functools.lru_cache(maxsize=1)
+def _claim_sql() -> str:
+    """PostgreSQL: the claim's conditional UPDATE and the rows the run needs (the
+    operation, its organization, stack and dock), one statement."""
+    tables = {model: model._meta.db_table for model in (Operation, Organization, Stack, Dock)}
+    select = ", ".join(
+        rows.columns(Operation, "claimed")
+        + rows.columns(Organization, "o")
+        + rows.columns(Stack, "s")
+        + rows.columns(Dock, "d")
+    )
+    return (
+        f"WITH claimed AS (UPDATE {tables[Operation]} SET status = %s, worker = %s, "  # noqa: S608
+        "attempts = attempts + 1, started_at = COALESCE(started_at, %s), heartbeat_at = %s, "
+        "lease_expires_at = %s, updated_at = %s WHERE id = %s AND status = %s RETURNING *) "
+        f"SELECT {select} FROM claimed JOIN {tables[Organization]} o ON o.id = claimed.org_id "
+        f"LEFT JOIN {tables[Stack]} s ON s.id = claimed.stack_id "
+        f"LEFT JOIN {tables[Dock]} d ON d.id = claimed.dock_id"
+    )
+
+
 def claim(operation_id: int, worker: str) -> Operation | None:
     """queued -> running by conditional UPDATE: two workers never run the same operation."""
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(operation_id, worker)
     now = timezone.now()
     # one read: the row (with what the run needs) is loaded before the conditional UPDATE
     # and brought up to date in memory afterwards, instead of being read a second time
@@ -80,6 +107,7 @@ def claim(operation_id: int, worker: str) -> Operation | None:
         "started_at": op.started_at or now,
         "heartbeat_at": now,
         "lease_expires_at": now + _lease(),
+        "updated_at": now,
     }
     try:
         transition(operation_id, OperationStatus.QUEUED, OperationStatus.RUNNING, **fields)
@@ -88,6 +116,26 @@ def claim(operation_id: int, worker: str) -> Operation | None:
     for name, value in fields.items():
         setattr(op, name, value)
     op.status = OperationStatus.RUNNING
+    return op
+
+
+def _claim_in_one_statement(operation_id: int, worker: str) -> Operation | None:
+    transitions.check(OperationStatus.QUEUED, OperationStatus.RUNNING)
+    now = timezone.now()
+    params: list[Any] = [str(OperationStatus.RUNNING), worker, now, now, now + _lease(), now]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(), [*params, operation_id, str(OperationStatus.QUEUED)])
+        row = cursor.fetchone()
+    if row is None:  # not queued (any more), or gone
+        return None
+    op = rows.instance(Operation, row)
+    at = rows.width(Operation)
+    org = rows.instance(Organization, row, at)
+    assert op is not None and org is not None  # an operation always has both
+    op.org = org
+    at += rows.width(Organization)
+    op.stack = rows.instance(Stack, row, at)
+    op.dock = rows.instance(Dock, row, at + rows.width(Stack))
     return op
 
 
@@ -297,7 +345,14 @@ def plan_stack(*, stack: Stack, spec: StackSpec, targets: list[str] | None) -> d
 
 def operation_run(operation_id: int, *, worker: str | None = None) -> str | None:
     """Run one queued operation to its end. Returns its final status (None if not ours)."""
-    op = claim(operation_id, worker or worker_name())
+    try:
+        op = claim(operation_id, worker or worker_name())
+    except (DatabaseOperationalError, DatabaseInterfaceError):
+        # the connection kept from the last task went away while idle: once more on a
+        # new one (a claim that did reach the database makes this one find it taken,
+        # and the reaper hands the operation on when its lease expires)
+        connection.close()
+        op = claim(operation_id, worker or worker_name())
     if op is None:
         return None
     if op.kind == OperationKind.SYNC:

@@ -24,14 +24,20 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
-def transition(operation_id: int, old: str, new: str, **fields: Any) -> None:
-    """Move ``operation_id`` from ``old`` to ``new`` (and set ``fields``), or raise."""
+def check(old: str, new: str) -> None:
+    """Raise unless the map allows ``old`` -> ``new`` (for statements that move an
+    operation by hand-written SQL, like the worker's claim)."""
     if new not in ALLOWED[old]:
         raise InvalidTransition(f"An operation cannot go from {old} to {new}.")
+
+
+def transition(operation_id: int, old: str, new: str, **fields: Any) -> None:
+    """Move ``operation_id`` from ``old`` to ``new`` (and set ``fields``), or raise."""
+    check(old, new)
     if new in (S.SUCCEEDED, S.FAILED, S.CANCELLED):
         fields.setdefault("finished_at", timezone.now())
         fields.setdefault("lease_expires_at", None)
-    fields["updated_at"] = timezone.now()
+    fields.setdefault("updated_at", timezone.now())
     updated = Operation.objects.filter(pk=operation_id, status=old).update(status=new, **fields)
     if updated != 1:
         current = Operation.objects.filter(pk=operation_id).values_list("status", flat=True).first()

@@ -311,6 +311,8 @@ def test_concurrent_writers_to_one_chain_keep_it_whole(org, owner, monkeypatch):
         t.join()
     assert not errors, errors
     chain = f"org:{org.pk}:3"
-    seqs = list(AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True))
+    seqs = list(
+        AuditEvent.objects.filter(chain=chain).order_by("seq").values_list("seq", flat=True)
+    )
     assert seqs == list(range(1, 41))
     assert verify_chain(org=org) is None
