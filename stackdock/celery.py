@@ -51,7 +51,7 @@ def _skip_ping_of_fresh_connections(**_: Any) -> None:
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
         if conn.connection is not None and now - _answered_at.get(conn.alias, -1e9) < FRESH_SECONDS:
-            conn.health_check_done = True
+            conn.health_check_done = True  # type: ignore[attr-defined] # Django 4.1+
 
 
 @task_postrun.connect
