@@ -130,8 +130,22 @@ def _ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
+_LOAD = f"SELECT {', '.join(_COLUMNS)} FROM {_RESOURCES} WHERE stack_id = %s"  # noqa: S608
+_JSON_AT = tuple(i for i, column in enumerate(_COLUMNS) if column in _JSON_COLUMNS)
+
+
+def _decode_json(row: Sequence[Any]) -> list[Any]:
+    """A raw ``_LOAD`` row with its JSON columns decoded (both databases hand them over
+    as text, as Django's own JSONField does before ``from_db_value``)."""
+    values = list(row)
+    for i in _JSON_AT:
+        if isinstance(values[i], str | bytes):
+            values[i] = json.loads(values[i])
+    return values
+
+
 def _tuple_to_state(row: Sequence[Any]) -> ResourceState:
-    """A ``ResourceState`` from a ``values_list(*_COLUMNS)`` row."""
+    """A ``ResourceState`` from a row of ``_COLUMNS`` (JSON decoded)."""
     (name, type_, provider, dock, inputs, outputs, prid, status, token, generation, depends_on,
      deletion_policy, updated_at) = row  # fmt: skip
     return ResourceState(
@@ -246,8 +260,12 @@ class OrmStateStore:
 
     # --- state -------------------------------------------------------------
     def load(self, stack: str) -> dict[str, ResourceState]:
-        rows = StackResource.objects.filter(stack_id=self._stack_id(stack)).values_list(*_COLUMNS)
-        return {row[0]: _tuple_to_state(row) for row in rows}
+        # hand-written: this runs at the start of every operation, and building the
+        # ORM's query cost more than running it
+        with connection.cursor() as cursor:
+            cursor.execute(_LOAD, [self._stack_id(stack)])
+            rows = cursor.fetchall()
+        return {row[0]: _tuple_to_state(_decode_json(row)) for row in rows}
 
     def write(self, stack: str, puts: Sequence[ResourceState], deletes: Sequence[str]) -> None:
         stack_id = self._stack_id(stack)
