@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import weakref
 from typing import Any
 
 from celery import Celery
@@ -27,7 +28,8 @@ def _freeze_startup_objects(**_: Any) -> None:
 
 #: A connection that answered this recently is not pinged before the next task.
 FRESH_SECONDS = 1.0
-_answered_at: dict[str, float] = {}
+#: per connection object (each thread of a threads pool has its own)
+_answered_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
 @task_prerun.connect
@@ -50,7 +52,7 @@ def _skip_ping_of_fresh_connections(**_: Any) -> None:
     ``operation_run`` retries once on a new connection.)"""
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and now - _answered_at.get(conn.alias, -1e9) < FRESH_SECONDS:
+        if conn.connection is not None and now - _answered_at.get(conn, -1e9) < FRESH_SECONDS:
             conn.health_check_done = True  # type: ignore[attr-defined] # Django 4.1+
 
 
@@ -59,6 +61,6 @@ def _note_fresh_connections(**_: Any) -> None:
     now = time.monotonic()
     for conn in connections.all(initialized_only=True):
         if conn.connection is not None and not conn.errors_occurred:
-            _answered_at[conn.alias] = now
+            _answered_at[conn] = now
         else:
-            _answered_at.pop(conn.alias, None)
+            _answered_at.pop(conn, None)
