@@ -217,11 +217,11 @@ _EVENTS_PER_STATEMENT = 500
 
 
 @functools.lru_cache(maxsize=16)
-def _insert_events_sql(rows: int) -> str:
+def _insert_events_sql(count: int) -> str:
     one = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
     return (
         f"INSERT INTO {OperationEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
-        f"VALUES {', '.join([one] * rows)}"
+        f"VALUES {', '.join([one] * count)}"
     )
 
 
