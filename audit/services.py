@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.middleware import current_request_context
 from audit.models import ActorType, AuditChainHead, AuditEvent, AuditStatus
+from stackdock.utils.rows import db_time
 
 if TYPE_CHECKING:
     from stackdock.models import Organization
@@ -178,10 +179,6 @@ _APPEND = (
 )
 
 
-def _db_time(moment: Any) -> Any:
-    return connection.ops.adapt_datetimefield_value(moment)
-
-
 def _lock_head(chain: str) -> tuple[int, str]:
     """Lock the chain's head (creating it at the genesis); its ``(seq, hash)``.
 
@@ -193,7 +190,7 @@ def _lock_head(chain: str) -> tuple[int, str]:
         cursor.execute(lock, [chain])
         row = cursor.fetchone()
         if row is None:
-            cursor.execute(_ADD_HEAD, [chain, GENESIS, _db_time(timezone.now())])
+            cursor.execute(_ADD_HEAD, [chain, GENESIS, db_time(timezone.now())])
             cursor.execute(lock, [chain])
             row = cursor.fetchone()
     return int(row[0]), str(row[1])
@@ -254,7 +251,7 @@ def audit_log(
         event.hash = compute_hash(event)
         event.save()
         with connection.cursor() as cursor:
-            cursor.execute(_MOVE_HEAD, [event.seq, event.hash, _db_time(event.created_at), chain])
+            cursor.execute(_MOVE_HEAD, [event.seq, event.hash, db_time(event.created_at), chain])
     return event
 
 
@@ -265,25 +262,26 @@ def _append_in_one_statement(event: AuditEvent) -> bool:
     parts = _canonical_around_head(event)
     if parts is None:
         return False
+    at = db_time(event.created_at)
     params = [
         event.chain,
         *(
             json.dumps(event.metadata)
             if column == "metadata"
-            else _db_time(event.created_at)
+            else at
             if column == "created_at"
             else getattr(event, column)
             for column in _EVENT_COLUMNS
         ),
         *parts,
-        _db_time(event.created_at),
+        at,
         event.chain,
     ]
     with connection.cursor() as cursor:
         cursor.execute(_APPEND, params)
         row = cursor.fetchone()
         if row is None:  # the chain's first event: make its head, then append
-            cursor.execute(_ADD_HEAD, [event.chain, GENESIS, _db_time(event.created_at)])
+            cursor.execute(_ADD_HEAD, [event.chain, GENESIS, at])
             cursor.execute(_APPEND, params)
             row = cursor.fetchone()
     event.pk, event.seq, event.prev_hash, event.hash = row

@@ -234,7 +234,7 @@ def _event_params(event: OperationEvent) -> tuple[Any, ...]:
         event.status,
         event.message,
         event.duration_ms,
-        connection.ops.adapt_datetimefield_value(event.at),
+        rows.db_time(event.at),
     )
 
 
@@ -388,14 +388,15 @@ def plan_stack(*, stack: Stack, spec: StackSpec, targets: list[str] | None) -> d
 
 def operation_run(operation_id: int, *, worker: str | None = None) -> str | None:
     """Run one queued operation to its end. Returns its final status (None if not ours)."""
+    worker = worker or worker_name()
     try:
-        op = claim(operation_id, worker or worker_name())
+        op = claim(operation_id, worker)
     except (DatabaseOperationalError, DatabaseInterfaceError):
         # the connection kept from the last task went away while idle: once more on a
         # new one (a claim that did reach the database makes this one find it taken,
         # and the reaper hands the operation on when its lease expires)
         connection.close()
-        op = claim(operation_id, worker or worker_name())
+        op = claim(operation_id, worker)
     if op is None:
         return None
     if op.kind == OperationKind.SYNC:

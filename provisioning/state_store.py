@@ -32,6 +32,7 @@ from provisioning.engine.errors import LockLost, StackLocked
 from provisioning.engine.state import LockInfo, ResourceState, ResourceStatus
 from provisioning.models import Stack, StackLock, StackResource, StateVersion
 from stackdock.models import Organization
+from stackdock.utils.rows import db_time
 
 _FIELDS = [
     "type",
@@ -120,10 +121,6 @@ def _fetch_one(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return tuple(cursor.fetchone())
-
-
-def _db_time(dt: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(dt)
 
 
 def _ts(dt: datetime) -> float:
@@ -221,7 +218,7 @@ class OrmStateStore:
         for _ in range(3):
             now = timezone.now()
             expires = now + timedelta(seconds=lease_seconds)
-            if _execute(_ACQUIRE, [stack_id, holder, _db_time(now), _db_time(expires)]) == 1:
+            if _execute(_ACQUIRE, [stack_id, holder, db_time(now), db_time(expires)]) == 1:
                 return
             current = (
                 StackLock.objects.filter(stack_id=stack_id).values_list("holder", "since").first()
@@ -303,7 +300,7 @@ class OrmStateStore:
             stack_id,
             json.dumps(summary),
             json.dumps(resources),
-            _db_time(timezone.now()),
+            db_time(timezone.now()),
             stack_id,
         ]
         one_statement = (

@@ -273,7 +273,7 @@ class _Run:
     # --- frame ---------------------------------------------------------------
     def execute(self, body: Callable[[], None]) -> Result:
         self.state.lock()
-        settled = False  # every step submitted to the pool was collected
+        settled = False  # every step handed to the pool was collected
         try:
             self.emit(None, self.kind, "started", f"{self.kind} of stack {self.stack_name}")
             self._loaded = dict(self.state.load())
@@ -293,7 +293,7 @@ class _Run:
                 {"kind": self.kind, "status": status, "holder": self.state.holder, **self.summary},
                 release=True,
             )
-            settled = not self._backlog
+            settled = True  # each phase ran until nothing was in flight or backlogged
             self.emit(None, self.kind, status, self._final_message(status))
             return Result(
                 status=status,

@@ -1,10 +1,13 @@
-"""Model instances from a hand-written statement's rows.
+"""Hand-written statements: model instances from their rows, datetimes as their
+parameters.
 
 For the few hot statements the ORM cannot express in one round trip (an
 ``UPDATE ... RETURNING`` joined to related rows): the statement selects each
 model's concrete columns in order (``columns``), and ``instance`` turns one
 slice of a row into a model instance, each value converted the way the ORM
 converts its own results (the backend's converters, then the field's).
+``db_time`` adapts a datetime parameter the way the ORM would (SQLite stores
+text).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
+
+
+def db_time(moment: Any) -> Any:
+    """``moment`` as a parameter of a hand-written statement on this connection."""
+    return connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(moment)
 
 
 def columns(model: type[Model], alias: str) -> list[str]:
