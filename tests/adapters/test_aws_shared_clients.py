@@ -70,6 +70,18 @@ def test_entries_expire_and_the_oldest_is_evicted_first() -> None:
     assert shared.get(credentials(), None, WaitPolicy()) is not renewed  # evicted
 
 
+def test_a_lookup_drops_every_expired_entry_not_only_its_own() -> None:
+    clock = Clock()
+    shared = SharedClients(max_age=600, clock=clock)
+    shared.get(credentials(region="eu-west-1"), None, WaitPolicy())
+    clock.now = 300
+    kept = shared.get(credentials(region="eu-central-1"), None, WaitPolicy())
+    assert len(shared) == 2
+    clock.now = 600  # the first entry is 600 s old, the second 300 s
+    assert shared.get(credentials(region="eu-central-1"), None, WaitPolicy()) is kept
+    assert len(shared) == 1  # the other credentials' clients are gone from memory
+
+
 def test_the_key_never_holds_the_secret_itself() -> None:
     key = SharedClients.key(credentials(), None, WaitPolicy())
     assert SECRET not in key and KEY_ID not in key and len(key) == 64

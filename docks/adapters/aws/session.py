@@ -144,9 +144,11 @@ class SharedClients:
     boto3 session and its clients costs about 10 ms of CPU each time (more
     than the rest of a provision's own work). Entries are keyed by a SHA-256
     of the credentials (a rotation gives a new key, so the next operation
-    uses the new credentials), at most ``max_entries`` are kept, and none
-    longer than ``max_age`` seconds, so decrypted credentials do not outlive
-    their use in the worker's memory for long. Each operation still decrypts
+    uses the new credentials), at most ``max_entries`` are kept, and every
+    lookup first drops the entries built more than ``max_age`` seconds ago,
+    so decrypted credentials do not outlive their use in the worker's memory
+    for long (a worker that makes no lookup keeps them until its next one).
+    Each operation still decrypts
     (and audits) the dock's credentials; only the clients built from them are
     reused.
     """
@@ -183,8 +185,11 @@ class SharedClients:
         key = self.key(credentials, endpoint_url, wait)
         now = self.clock()
         with self._lock:
+            expired = [k for k, (built, _) in self._entries.items() if now - built >= self.max_age]
+            for old in expired:
+                del self._entries[old]
             found = self._entries.get(key)
-            if found is not None and now - found[0] < self.max_age:
+            if found is not None:
                 self._entries.move_to_end(key)
                 return found[1]
             clients = AwsClients(credentials, endpoint_url, wait)
@@ -193,6 +198,10 @@ class SharedClients:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
             return clients
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:
