@@ -446,7 +446,32 @@ def operation_run(operation_id: int, *, worker: str | None = None) -> str | None
     except BaseException:  # the worker is stopping: keep what happened so far
         _write_events_quietly(events)
         raise
-    return _finish(op, result, events)
+    return _finish_or_fail(op, result, events)
+
+
+def _finish_or_fail(op: Operation, result: Result, events: EventWriter) -> str | None:
+    """``_finish``, and when recording the result itself raises (a constraint, a bug),
+    the operation still ends: failed, with a message, never left running for the
+    reaper to retry into a false "succeeded"."""
+    try:
+        return _finish(op, result, events)
+    except (DatabaseOperationalError, DatabaseInterfaceError):
+        _write_events_quietly(events)
+        return _requeue_after_database_error(op)
+    except Exception as exc:
+        log.exception("operation %s: recording its result failed", op.pk)
+        what = "; ".join(f"{k} {v}" for k, v in sorted(result.summary.items()) if v)
+        message = (
+            f"Internal error while recording the result ({type(exc).__name__}); "
+            f"the provider reported: {result.status}{f' ({what})' if what else ''}. "
+            "Run a refresh of the stack or a sync of the dock to compare."
+        )
+        return _finish(
+            op,
+            Result(status="failed", summary=result.summary, error=message),
+            events,
+            reflect=False,
+        )
 
 
 def _write_events_quietly(events: EventWriter) -> None:
@@ -535,14 +560,21 @@ def _run_sync(op: Operation) -> str:
     return _finish(op, Result(status="succeeded", summary=counts))
 
 
-def _finish(op: Operation, result: Result, events: EventWriter | None = None) -> str:
+def _finish(
+    op: Operation, result: Result, events: EventWriter | None = None, *, reflect: bool = True
+) -> str:
     """The final status, the universal rows, the last events and the audit event: one
-    transaction, so a reader sees the operation finished together with all it did."""
+    transaction, so a reader sees the operation finished together with all it did.
+    ``reflect=False`` (after reflecting failed) leaves the rows alone but for a single
+    resource's row, which says it failed."""
     status = {"succeeded": OperationStatus.SUCCEEDED, "cancelled": OperationStatus.CANCELLED}.get(
         result.status, OperationStatus.FAILED
     )
     with transaction.atomic():
-        _reflect(op, result)
+        if reflect:
+            _reflect(op, result)
+        else:
+            _mark_single_row_failed(op)
         fields: dict[str, Any] = {
             "summary": result.summary,
             "error": result.error or "",
@@ -571,6 +603,13 @@ def _finish(op: Operation, result: Result, events: EventWriter | None = None) ->
 
 
 # --- universal tables ------------------------------------------------------------------------
+
+
+def _mark_single_row_failed(op: Operation) -> None:
+    if op.resource_table and op.resource_id is not None:
+        UNIVERSAL_MODELS[op.resource_table].objects.filter(pk=op.resource_id).update(
+            provisioning_state=ProvisioningState.FAILED
+        )
 
 
 def _reflect(op: Operation, result: Result) -> None:

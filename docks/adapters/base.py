@@ -61,6 +61,24 @@ class CredentialsRejected(ProviderError):
         super().__init__(message, permanent=True, code=code)
 
 
+class AlreadyExists(ProviderError):
+    """A create found the resource already at the provider (always permanent).
+
+    StackDock never takes over a resource it did not make: a create adopts an
+    existing resource only when StackDock's own write-ahead record proves it made
+    it (crash recovery, or a retry within one step after a transient error), and
+    the engine decides that, not the adapter. Anything else is imported explicitly.
+    """
+
+    def __init__(self, what: str, *, code: str = "already_exists") -> None:
+        super().__init__(
+            f"{what} already exists at the provider and was not created by this StackDock "
+            "resource; import it to manage it with StackDock, or choose another name",
+            permanent=True,
+            code=code,
+        )
+
+
 class SpecModel(BaseModel):
     """Base for resource spec models: unknown fields are an error, not ignored."""
 
@@ -174,9 +192,11 @@ class Adapter(ABC):
 
         ``token`` is a deterministic idempotency key (the engine derives it
         from stack, resource and generation). Use it as a provider client
-        token where the API has one (EC2 ``ClientToken``); otherwise adopt a
-        resource that already exists under the spec's name and is ours
-        (``BucketAlreadyOwnedByYou``).
+        token where the API has one (EC2 ``ClientToken``): a resource made with
+        this token is this create's own and is returned. A resource that exists
+        under the spec's name without that proof (``BucketAlreadyOwnedByYou``, a
+        Cloudflare zone or script of that name) raises ``AlreadyExists``: never
+        adopt it here.
         """
 
     @abstractmethod

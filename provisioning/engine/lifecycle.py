@@ -33,7 +33,14 @@ from typing import Any, TypeVar
 
 import tenacity
 
-from docks.adapters.base import Adapter, ProviderError, ResourceResult, ResourceType, SpecModel
+from docks.adapters.base import (
+    Adapter,
+    AlreadyExists,
+    ProviderError,
+    ResourceResult,
+    ResourceType,
+    SpecModel,
+)
 
 from .errors import StepError
 from .references import UNKNOWN
@@ -189,8 +196,23 @@ class ResourceManager:
         certain failure; ``find`` failing too -> ``StepError(uncertain=True)``.
         """
         name = self.rtype.name
+        attempts = 0
+
+        def create() -> ResourceResult:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return self.adapter.create(name, spec, token=token)
+            except AlreadyExists:
+                # On the first attempt it existed before we asked: not ours. After a
+                # transient failure, it may be our own earlier attempt: find decides.
+                found = self.adapter.find(name, spec, token=token) if attempts > 1 else None
+                if found is None:
+                    raise
+                return found
+
         try:
-            return self._call("create", lambda: self.adapter.create(name, spec, token=token))
+            return self._call("create", create)
         except StepError as exc:
             if exc.permanent:
                 raise

@@ -24,7 +24,7 @@ from docks.adapters.aws.specs import (
     Route53ZoneSpec,
     S3BucketSpec,
 )
-from docks.adapters.base import ProviderError
+from docks.adapters.base import AlreadyExists, ProviderError
 from tests.fixtures.moto_server import moto, moto_server  # noqa: F401
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -128,17 +128,20 @@ def test_bucket_in_us_east_1_is_created_without_location_constraint(
     assert adapter.read("s3-bucket", "sd-east", None).outputs["region"] == "us-east-1"
 
 
-def test_bucket_create_repeated_with_same_token_adopts_without_duplicate(
-    adapter: AwsAdapter, plain: Plain
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_a_second_create_of_a_bucket_is_refused_not_adopted(
+    adapter: AwsAdapter, plain: Plain, region: str
 ) -> None:
-    spec = S3BucketSpec(name="sd-again", region="eu-west-1")
+    # us-east-1 answers 200 to creating a bucket this account owns: the adapter looks first
+    spec = S3BucketSpec(name=f"sd-again-{region}", region=region)
+    adapter.create("s3-bucket", spec, token="tok")
 
-    first = adapter.create("s3-bucket", spec, token="tok")
-    second = adapter.create("s3-bucket", spec, token="tok")
+    with pytest.raises(AlreadyExists) as info:
+        adapter.create("s3-bucket", spec, token="tok-2")
 
+    assert info.value.permanent and "import it" in info.value.message
     names = [b["Name"] for b in plain("s3").list_buckets()["Buckets"]]
-    assert names == ["sd-again"]
-    assert second.provider_resource_id == first.provider_resource_id
+    assert names == [spec.name]
 
 
 def test_bucket_find_sees_own_bucket_and_not_missing_one(adapter: AwsAdapter, plain: Plain) -> None:
@@ -151,32 +154,25 @@ def test_bucket_find_sees_own_bucket_and_not_missing_one(adapter: AwsAdapter, pl
     assert missing is None
 
 
-def test_adopted_bucket_is_brought_in_line_with_the_spec(adapter: AwsAdapter, plain: Plain) -> None:
-    s3 = plain("s3")
-    s3.create_bucket(Bucket="sd-adopt")
-    s3.put_bucket_versioning(Bucket="sd-adopt", VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_tagging(Bucket="sd-adopt", Tagging={"TagSet": [{"Key": "old", "Value": "1"}]})
-
-    adapter.create("s3-bucket", S3BucketSpec(name="sd-adopt", tags={"new": "2"}), token="t")
-
-    assert s3.get_bucket_versioning(Bucket="sd-adopt")["Status"] == "Suspended"
-    assert tag_dict(s3.get_bucket_tagging(Bucket="sd-adopt")["TagSet"]) == {"new": "2"}
-
-
-def test_bucket_owned_by_you_in_another_region_is_refused(
-    adapter: AwsAdapter, plain: Plain
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "eu-central-1"])
+def test_a_bucket_made_outside_stackdock_is_left_exactly_as_it_was(
+    adapter: AwsAdapter, plain: Plain, region: str
 ) -> None:
-    plain("s3", "eu-west-1").create_bucket(
-        Bucket="sd-elsewhere", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    s3 = plain("s3", "eu-west-1")
+    s3.create_bucket(
+        Bucket="sd-theirs", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
+    s3.put_bucket_versioning(Bucket="sd-theirs", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_tagging(Bucket="sd-theirs", Tagging={"TagSet": [{"Key": "old", "Value": "1"}]})
 
-    with pytest.raises(ProviderError) as info:
+    with pytest.raises(AlreadyExists) as info:
         adapter.create(
-            "s3-bucket", S3BucketSpec(name="sd-elsewhere", region="eu-central-1"), token="t"
+            "s3-bucket", S3BucketSpec(name="sd-theirs", region=region, tags={"new": "2"}), token="t"
         )
 
-    assert info.value.permanent
-    assert "already exists in your account in eu-west-1" in info.value.message
+    assert info.value.permanent and "already exists" in info.value.message
+    assert s3.get_bucket_versioning(Bucket="sd-theirs")["Status"] == "Enabled"
+    assert tag_dict(s3.get_bucket_tagging(Bucket="sd-theirs")["TagSet"]) == {"old": "1"}
 
 
 def test_bucket_name_taken_by_another_account_is_permanent_and_explained(

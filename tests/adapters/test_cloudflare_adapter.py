@@ -7,7 +7,13 @@ import socket
 
 import pytest
 
-from docks.adapters.base import CENSOR, CredentialsRejected, ProviderError, ResourceResult
+from docks.adapters.base import (
+    CENSOR,
+    AlreadyExists,
+    CredentialsRejected,
+    ProviderError,
+    ResourceResult,
+)
 from docks.adapters.cloudflare import (
     CloudflareAdapter,
     D1DatabaseSpec,
@@ -180,15 +186,6 @@ def test_zone_create_read_update_delete(cf_adapter: CloudflareAdapter, cf_emulat
     cf_adapter.delete("zone", zone_id, spec)  # already gone: still success
 
 
-def test_zone_create_adopts_the_zone_already_in_the_account(cf_adapter, cf_emulator):
-    first = cf_adapter.create("zone", ZoneSpec(name="example.com"), token=KEY)
-
-    second = cf_adapter.create("zone", ZoneSpec(name="example.com"), token=KEY)
-
-    assert second.provider_resource_id == first.provider_resource_id
-    assert len(cf_emulator.calls("POST", r"^/zones$")) == 1
-
-
 def test_zone_find_sees_only_what_exists(cf_adapter: CloudflareAdapter, cf_emulator):
     spec = ZoneSpec(name="example.org")
     assert cf_adapter.find("zone", spec, token=KEY) is None
@@ -228,42 +225,19 @@ def test_dns_record_lifecycle_with_the_zone_given_by_name(cf_adapter, cf_emulato
     cf_adapter.delete("dns-record", record_id, new)
 
 
-def test_dns_record_create_is_idempotent(cf_adapter: CloudflareAdapter, cf_emulator):
+def test_dns_record_create_then_find(cf_adapter: CloudflareAdapter, cf_emulator):
     zone = cf_adapter.create("zone", ZoneSpec(name="example.com"), token=KEY)
     spec = DnsRecordSpec(
         zone=zone.provider_resource_id, type="TXT", name="@", content="v=spf1 -all"
     )
 
     first = cf_adapter.create("dns-record", spec, token=KEY)
-    second = cf_adapter.create("dns-record", spec, token=KEY)
 
-    assert first.provider_resource_id == second.provider_resource_id
     assert first.outputs["name"] == "example.com"
-    assert len(cf_emulator.calls("POST", r"/dns_records$")) == 1
     assert (
         cf_adapter.find("dns-record", spec, token=KEY).provider_resource_id
         == first.provider_resource_id
     )  # type: ignore[union-attr]
-
-
-def test_dns_record_adoption_brings_ttl_in_line(cf_adapter, cf_client, cf_emulator):
-    zone = cf_adapter.create("zone", ZoneSpec(name="example.com"), token=KEY)
-    existing = cf_client.dns.records.create(
-        zone_id=zone.provider_resource_id,
-        name="mail",
-        type="MX",
-        content="mx.example.net",
-        ttl=3600,
-        priority=10,
-    )
-    spec = DnsRecordSpec(
-        zone="example.com", type="MX", name="mail", content="mx.example.net", ttl=300, priority=10
-    )
-
-    adopted = cf_adapter.create("dns-record", spec, token=KEY)
-
-    assert adopted.outputs["id"] == existing.id  # type: ignore[union-attr]
-    assert adopted.full_api_data["ttl"] == 300
 
 
 def test_dns_record_in_a_zone_not_in_the_account_is_a_permanent_error(cf_adapter, cf_emulator):
@@ -339,17 +313,6 @@ def test_worker_update_uploads_the_new_script(cf_adapter, cf_client, cf_emulator
     assert updated.full_api_data["compatibility_date"] == "2025-01-15"
 
 
-def test_worker_create_twice_adopts_the_same_script(cf_adapter, cf_client, cf_emulator):
-    spec = WorkerSpec(name="hello", script=SCRIPT)
-
-    first = cf_adapter.create("worker", spec, token=KEY)
-    second = cf_adapter.create("worker", spec, token=KEY)
-
-    assert first.provider_resource_id == second.provider_resource_id
-    assert [s.id for s in cf_client.workers.scripts.list(account_id=CF_ACCOUNT_ID)] == ["hello"]
-    assert cf_adapter.find("worker", spec, token=KEY).outputs["url"] == first.outputs["url"]  # type: ignore[union-attr]
-
-
 def test_worker_without_a_workers_dev_subdomain_has_no_url(cf_adapter, cf_emulator):
     cf_emulator.set_workers_subdomain(CF_ACCOUNT_ID, None)
 
@@ -391,24 +354,14 @@ def test_r2_bucket_lifecycle(cf_adapter: CloudflareAdapter, cf_emulator):
     cf_adapter.delete("r2-bucket", "media-assets", new)
 
 
-def test_r2_bucket_create_adopts_an_existing_bucket(cf_adapter, cf_emulator):
-    spec = R2BucketSpec(name="media-assets")
-    cf_adapter.create("r2-bucket", spec, token=KEY)
-
-    again = cf_adapter.create("r2-bucket", spec, token=KEY)
-
-    assert again.provider_resource_id == "media-assets"
-    assert len(cf_emulator.calls("POST", r"/r2/buckets$")) == 1
-
-
-def test_r2_bucket_created_meanwhile_is_adopted_on_conflict(cf_adapter, cf_client, cf_emulator):
+def test_r2_bucket_created_meanwhile_is_refused_on_conflict(cf_adapter, cf_client, cf_emulator):
     cf_client.r2.buckets.create(account_id=CF_ACCOUNT_ID, name="raced")
     # the adapter's look-up misses it (as if it were created just after), so it POSTs and gets 409
     cf_emulator.inject(r"/r2/buckets/raced$", status=404, method="GET", code=10006, message="nope")
 
-    adopted = cf_adapter.create("r2-bucket", R2BucketSpec(name="raced"), token=KEY)
+    with pytest.raises(AlreadyExists):
+        cf_adapter.create("r2-bucket", R2BucketSpec(name="raced"), token=KEY)
 
-    assert adopted.provider_resource_id == "raced"
     assert [r.status for r in cf_emulator.calls("POST", r"/r2/buckets$")] == [200, 409]
 
 
@@ -436,17 +389,6 @@ def test_d1_database_lifecycle(cf_adapter: CloudflareAdapter, cf_emulator):
     cf_adapter.delete("d1-database", database_id, new)
     assert cf_adapter.read("d1-database", database_id, new) is None
     cf_adapter.delete("d1-database", database_id, new)
-
-
-def test_d1_database_create_adopts_one_with_the_same_name(cf_adapter, cf_emulator):
-    first = cf_adapter.create("d1-database", D1DatabaseSpec(name="app-db"), token=KEY)
-
-    second = cf_adapter.create("d1-database", D1DatabaseSpec(name="app-db"), token=KEY)
-
-    assert second.provider_resource_id == first.provider_resource_id
-    assert len(cf_emulator.calls("POST", r"/d1/database$")) == 1
-    assert cf_adapter.find("d1-database", D1DatabaseSpec(name="app-db"), token=KEY) is not None
-    assert cf_adapter.find("d1-database", D1DatabaseSpec(name="app"), token=KEY) is None
 
 
 # --- sync --------------------------------------------------------------------------------------
@@ -629,3 +571,53 @@ def test_update_refuses_a_change_that_needs_replacement(cf_adapter, cf_emulator)
 
     assert caught.value.code == "requires_replacement"
     assert cf_emulator.requests == []
+
+
+# --- no silent adoption: every product refuses a create of what already exists ----------
+
+
+def _made_outside(cf_client, cf_emulator, kind: str):
+    """Makes one resource of ``kind`` with a plain SDK client; returns the spec that
+    names it and a function counting what the account holds of that kind."""
+    if kind == "zone":
+        cf_client.zones.create(account={"id": CF_ACCOUNT_ID}, name="theirs.example", type="full")
+        return ZoneSpec(name="theirs.example"), lambda: len(list(cf_client.zones.list()))
+    if kind == "worker":
+        _adapter(cf_emulator).create("worker", WorkerSpec(name="theirs", script=SCRIPT), token="x")
+        return WorkerSpec(name="theirs", script=SCRIPT), lambda: len(
+            list(cf_client.workers.scripts.list(account_id=CF_ACCOUNT_ID))
+        )
+    if kind == "r2-bucket":
+        cf_client.r2.buckets.create(account_id=CF_ACCOUNT_ID, name="theirs")
+        return R2BucketSpec(name="theirs"), lambda: len(
+            cf_client.r2.buckets.list(account_id=CF_ACCOUNT_ID).buckets or []
+        )
+    if kind == "d1-database":
+        cf_client.d1.database.create(account_id=CF_ACCOUNT_ID, name="theirs")
+        return D1DatabaseSpec(name="theirs"), lambda: len(
+            list(cf_client.d1.database.list(account_id=CF_ACCOUNT_ID))
+        )
+    zone = cf_client.zones.create(account={"id": CF_ACCOUNT_ID}, name="dns.example", type="full")
+    cf_client.dns.records.create(
+        zone_id=zone.id, name="mail", type="MX", content="mx.example.net", ttl=3600, priority=10
+    )
+    spec = DnsRecordSpec(
+        zone="dns.example", type="MX", name="mail", content="mx.example.net", ttl=300, priority=10
+    )
+    return spec, lambda: len(list(cf_client.dns.records.list(zone_id=zone.id)))
+
+
+@pytest.mark.parametrize("kind", ["zone", "worker", "r2-bucket", "d1-database", "dns-record"])
+def test_a_create_never_takes_over_what_already_exists(cf_adapter, cf_client, cf_emulator, kind):
+    spec, count = _made_outside(cf_client, cf_emulator, kind)
+    before = count()
+    writes = len(cf_emulator.calls("POST", r".")) + len(cf_emulator.calls("PUT", r"."))
+
+    with pytest.raises(AlreadyExists) as info:
+        cf_adapter.create(kind, spec, token=KEY)
+
+    assert info.value.permanent and "already exists" in info.value.message
+    assert count() == before
+    # nothing was written: no create, no upload over it, no "bring in line" edit
+    assert len(cf_emulator.calls("POST", r".")) + len(cf_emulator.calls("PUT", r".")) == writes
+    assert not cf_emulator.calls("PATCH", r".")

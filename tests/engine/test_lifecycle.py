@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from docks.adapters.base import ProviderError
+from docks.adapters.base import AlreadyExists, ProviderError
 from docks.adapters.sandbox import InMemorySandboxBackend, SandboxAdapter, SandboxRecord
 from provisioning.engine import ResourceManager, RetryPolicy, StepError, diff
 from provisioning.engine.lifecycle import classify
@@ -119,3 +119,80 @@ def test_process_death_is_not_caught() -> None:
     adapter = Dying(backend=InMemorySandboxBackend())
     with pytest.raises(KeyboardInterrupt):
         manager(adapter).create(spec(), token="t")
+
+
+# --- no silent adoption: only a create's own earlier attempt is taken over -------------
+
+
+class NameKeyed(SandboxAdapter):
+    """Like S3 or Cloudflare: no client token, a second create of a name says it exists.
+    ``lose_answers`` first creates reach the provider but their answer is lost."""
+
+    def __init__(self, lose_answers: int = 0, before_retry=None) -> None:
+        super().__init__(backend=InMemorySandboxBackend())
+        self.lose_answers = lose_answers
+        self.before_retry = before_retry
+        self.calls = 0
+        self.finds = 0
+
+    def create(self, resource_type, spec, *, token):
+        self.calls += 1
+        if self.calls > 1 and self.before_retry is not None:
+            self.before_retry(self)
+        if any(r.name == spec.name for r in self._records()):
+            raise AlreadyExists(f"bucket {spec.name!r}")
+        result = super().create(resource_type, spec, token=token)
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise ConnectionError("reset after the request was sent")
+        return result
+
+    def find(self, resource_type, spec, *, token):
+        self.finds += 1
+        return super().find(resource_type, spec, token=token)
+
+    def _records(self):
+        return list(self.backend._by_id.values())  # noqa: SLF001 - test double
+
+
+def _someone_else_makes(name: str):
+    def make(adapter: NameKeyed) -> None:
+        adapter.backend.insert(
+            SandboxRecord(id="bkt-theirs", token="not-ours", resource_type="bucket", name=name)
+        )
+
+    return make
+
+
+def test_a_create_that_finds_the_name_taken_fails_permanently_without_adopting() -> None:
+    adapter = NameKeyed()
+    _someone_else_makes("b")(adapter)
+    with pytest.raises(StepError) as info:
+        manager(adapter).create(spec("b"), token="t1")
+    assert info.value.permanent
+    assert "already exists" in info.value.message and "import" in info.value.message
+    assert (adapter.calls, adapter.finds) == (1, 0)
+
+
+def test_a_retry_that_meets_its_own_earlier_attempt_takes_it_over() -> None:
+    adapter = NameKeyed(lose_answers=1)
+    result = manager(adapter).create(spec("b"), token="t1")
+    assert adapter.backend.get_by_token("t1").id == result.provider_resource_id
+    assert adapter.calls == 2
+
+
+def test_a_retry_that_meets_someone_elses_resource_does_not_take_it_over() -> None:
+    adapter = NameKeyed(before_retry=_someone_else_makes("b"))
+    adapter.lose_answers = 0
+
+    def first_attempt_fails(resource_type, spec, *, token, _create=adapter.create):
+        if adapter.calls == 0:
+            adapter.calls += 1
+            raise ConnectionError("reset before the request was sent")
+        return _create(resource_type, spec, token=token)
+
+    adapter.create = first_attempt_fails  # type: ignore[method-assign]
+    with pytest.raises(StepError) as info:
+        manager(adapter).create(spec("b"), token="t1")
+    assert info.value.permanent and "already exists" in info.value.message
+    assert adapter.backend.get_by_token("t1") is None

@@ -325,3 +325,44 @@ def test_reaper_requeues_an_operation_whose_worker_died(
 def test_a_viewer_is_refused_before_the_document_is_even_read(viewer, sandbox_dock):
     with pytest.raises(PermissionDenied):
         stack_save(actor=actor_of(viewer), org=sandbox_dock.org, doc="not: [valid")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["provision", "update", "delete"])
+def test_an_error_while_recording_the_result_fails_the_operation_with_a_message(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks, monkeypatch, kind
+):
+    """Never "running" until the lease expires and then a false "succeeded"."""
+    from django.db import IntegrityError
+
+    import provisioning.runner as runner_module
+
+    actor = actor_of(owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        op = resource_provision(
+            actor=actor, dock=sandbox_dock, resource_type="bucket", spec={"name": "b1"}
+        )
+    if kind != "provision":
+        run(op)
+        row = Bucket.objects.get(pk=op.resource_id)
+        with django_capture_on_commit_callbacks(execute=False):
+            if kind == "update":
+                op = resource_update(
+                    actor=actor, table="buckets", row=row, changes={"size": "large"}
+                )
+            else:
+                op = resource_delete(actor=actor, table="buckets", row=row)
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(runner_module, "_reflect", broken)
+    op = run(op)
+    assert op.status == "failed"
+    assert "Internal error while recording the result (IntegrityError)" in op.error
+    assert "duplicate key" not in op.error  # the exception's text is not shown
+    assert Bucket.objects.get(pk=op.resource_id).provisioning_state == "failed"
+    assert AuditEvent.objects.filter(
+        operation="provisioning.failed", status="failure", target_id=str(op.pk)
+    ).exists()
+    assert not StackLock.objects.exists()

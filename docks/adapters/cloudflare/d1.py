@@ -7,7 +7,7 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import ResourceResult, SpecModel
+from docks.adapters.base import AlreadyExists, ResourceResult, SpecModel
 
 from .context import Handler, api_dict, gone
 from .errors import error_codes
@@ -57,23 +57,21 @@ class D1DatabaseHandler(Handler):
         return database
 
     def create(self, spec: D1DatabaseSpec) -> ResourceResult:
-        database = self._by_name(spec.name)
-        if database is None:
-            options: dict[str, Any] = {}
-            if spec.primary_location_hint:
-                options["primary_location_hint"] = spec.primary_location_hint
-            if spec.read_replication:
-                options["read_replication"] = {"mode": spec.read_replication}
-            try:
-                database = self.client.d1.database.create(
-                    account_id=self.account_id, name=spec.name, **options
-                )
-            except cloudflare.BadRequestError as exc:
-                if DATABASE_EXISTS not in error_codes(exc):
-                    raise
-                database = self._by_name(spec.name)
-                if database is None:
-                    raise
+        if self._by_name(spec.name) is not None:
+            raise AlreadyExists(f"D1 database {spec.name!r}")
+        options: dict[str, Any] = {}
+        if spec.primary_location_hint:
+            options["primary_location_hint"] = spec.primary_location_hint
+        if spec.read_replication:
+            options["read_replication"] = {"mode": spec.read_replication}
+        try:
+            database = self.client.d1.database.create(
+                account_id=self.account_id, name=spec.name, **options
+            )
+        except cloudflare.BadRequestError as exc:
+            if DATABASE_EXISTS in error_codes(exc):
+                raise AlreadyExists(f"D1 database {spec.name!r}") from None
+            raise
         return database_result(self._reconcile(database, spec))
 
     def find(self, spec: D1DatabaseSpec) -> ResourceResult | None:

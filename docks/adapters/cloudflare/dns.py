@@ -7,7 +7,7 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import ProviderError, ResourceResult, SpecModel
+from docks.adapters.base import AlreadyExists, ProviderError, ResourceResult, SpecModel
 
 from .context import Handler, api_dict, gone
 from .errors import error_codes
@@ -112,16 +112,15 @@ class DnsRecordHandler(Handler):
     def create(self, spec: DnsRecordSpec) -> ResourceResult:
         zone_id, zone_name = self._zone(spec.zone)
         fields = self._fields(spec, zone_name)
-        record = self._matching(zone_id, fields)
-        if record is None:
-            try:
-                record = self.client.dns.records.create(zone_id=zone_id, **fields)
-            except cloudflare.BadRequestError as exc:
-                if not RECORD_EXISTS & error_codes(exc):
-                    raise
-                record = self._matching(zone_id, fields)
-                if record is None:
-                    raise
+        what = f"DNS record {fields.get('type')} {fields.get('name')!r}"
+        if self._matching(zone_id, fields) is not None:
+            raise AlreadyExists(what)
+        try:
+            record = self.client.dns.records.create(zone_id=zone_id, **fields)
+        except cloudflare.BadRequestError as exc:
+            if RECORD_EXISTS & error_codes(exc):
+                raise AlreadyExists(what) from None
+            raise
         if record is None:
             raise ProviderError(
                 "Cloudflare created the DNS record but returned no record",

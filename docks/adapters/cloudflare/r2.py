@@ -7,7 +7,7 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import ResourceResult, SpecModel
+from docks.adapters.base import AlreadyExists, ResourceResult, SpecModel
 
 from .context import Handler, api_dict, gone
 from .errors import error_codes
@@ -53,23 +53,21 @@ class R2BucketHandler(Handler):
         return bucket
 
     def create(self, spec: R2BucketSpec) -> ResourceResult:
-        bucket = self._get(spec.name)
-        if bucket is None:
-            options: dict[str, Any] = {}
-            if spec.location_hint:
-                options["location_hint"] = spec.location_hint
-            if spec.storage_class:
-                options["storage_class"] = spec.storage_class
-            try:
-                bucket = self.client.r2.buckets.create(
-                    account_id=self.account_id, name=spec.name, **options
-                )
-            except (cloudflare.ConflictError, cloudflare.BadRequestError) as exc:
-                if BUCKET_EXISTS not in error_codes(exc):
-                    raise
-                bucket = self._get(spec.name)
-                if bucket is None:
-                    raise
+        if self._get(spec.name) is not None:
+            raise AlreadyExists(f"R2 bucket {spec.name!r}")
+        options: dict[str, Any] = {}
+        if spec.location_hint:
+            options["location_hint"] = spec.location_hint
+        if spec.storage_class:
+            options["storage_class"] = spec.storage_class
+        try:
+            bucket = self.client.r2.buckets.create(
+                account_id=self.account_id, name=spec.name, **options
+            )
+        except (cloudflare.ConflictError, cloudflare.BadRequestError) as exc:
+            if BUCKET_EXISTS in error_codes(exc):
+                raise AlreadyExists(f"R2 bucket {spec.name!r}") from None
+            raise
         return bucket_result(self.account_id, self._reconcile(bucket, spec))
 
     def find(self, spec: R2BucketSpec) -> ResourceResult | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import ResourceResult, SpecModel
+from docks.adapters.base import AlreadyExists, ResourceResult, SpecModel
 
 from .context import Handler, api_dict
 from .specs import WorkerSpec
@@ -81,8 +81,10 @@ class WorkerHandler(Handler):
         return worker_result(name, script, worker_url(name, self.ctx.workers_subdomain()))
 
     def create(self, spec: WorkerSpec) -> ResourceResult:
-        # Scripts have no client token; the upload is a PUT by name, so a retry
-        # (or a script of that name made earlier) is simply overwritten: adopted.
+        # Scripts have no client token and the upload is a PUT by name, which would
+        # overwrite someone else's script: look first.
+        if self._script(spec.name) is not None:
+            raise AlreadyExists(f"Worker script {spec.name!r}")
         return self._upload(spec)
 
     def find(self, spec: WorkerSpec) -> ResourceResult | None:

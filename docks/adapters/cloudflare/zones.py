@@ -7,7 +7,7 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import ResourceResult, SpecModel
+from docks.adapters.base import AlreadyExists, ResourceResult, SpecModel
 
 from .context import Handler, api_dict, gone
 from .errors import error_codes
@@ -64,19 +64,16 @@ class ZoneHandler(Handler):
         return zone
 
     def create(self, spec: ZoneSpec) -> ResourceResult:
-        zone = self._by_name(spec.name)
-        if zone is None:
-            try:
-                zone = self.client.zones.create(
-                    account={"id": self.account_id}, name=spec.name, type=spec.type
-                )
-            except cloudflare.BadRequestError as exc:
-                # created meanwhile (a retried request): adopt it if it is in this account
-                if ZONE_EXISTS not in error_codes(exc):
-                    raise
-                zone = self._by_name(spec.name)
-                if zone is None:
-                    raise
+        if self._by_name(spec.name) is not None:
+            raise AlreadyExists(f"zone {spec.name!r}")
+        try:
+            zone = self.client.zones.create(
+                account={"id": self.account_id}, name=spec.name, type=spec.type
+            )
+        except cloudflare.BadRequestError as exc:
+            if ZONE_EXISTS in error_codes(exc):
+                raise AlreadyExists(f"zone {spec.name!r}") from None
+            raise
         return zone_result(self._reconcile(zone, spec))
 
     def find(self, spec: ZoneSpec) -> ResourceResult | None:

@@ -27,6 +27,7 @@ from pydantic import Field
 
 from docks.adapters.base import (
     Adapter,
+    AlreadyExists,
     CredentialCheck,
     CredentialsModel,
     ProviderError,
@@ -182,8 +183,10 @@ class SandboxAdapter(Adapter):
         )
         try:
             stored, inserted = self.backend.insert(record)
-        except NameTaken as exc:
-            raise ProviderError(str(exc), permanent=True, code="name_taken") from None
+        except NameTaken:
+            raise AlreadyExists(
+                f"a sandbox {resource_type} named {values['name']!r}", code="name_taken"
+            ) from None
         if inserted and values.get("fail") == "crash-after-create":
             self.crash()
         return self._result(stored)

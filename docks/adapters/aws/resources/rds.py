@@ -13,7 +13,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from docks.adapters.base import ProviderError, ResourceResult, ResourceType, SyncedResource
+from docks.adapters.base import (
+    AlreadyExists,
+    ProviderError,
+    ResourceResult,
+    ResourceType,
+    SyncedResource,
+)
 
 from ..apidata import api_data, tags_to_dict
 from ..errors import error_code, is_not_found
@@ -167,11 +173,8 @@ class RdsInstanceHandler(ResourceHandler):
 
     @staticmethod
     def _taken(spec: RdsInstanceSpec, region: str) -> ProviderError:
-        return ProviderError(
-            f"a DB instance named {spec.name!r} already exists in {region} and was not "
-            "created by this StackDock resource; choose another name",
-            permanent=True,
-            code="DBInstanceAlreadyExists",
+        return AlreadyExists(
+            f"a DB instance named {spec.name!r} in {region}", code="DBInstanceAlreadyExists"
         )
 
     def _result(self, region: str, instance: dict[str, Any]) -> ResourceResult:

@@ -7,7 +7,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from docks.adapters.base import ProviderError, ResourceResult, ResourceType, SyncedResource
+from docks.adapters.base import (
+    AlreadyExists,
+    ResourceResult,
+    ResourceType,
+    SyncedResource,
+)
 
 from ..apidata import api_data, dict_to_tags, tags_to_dict
 from ..errors import error_code, is_not_found
@@ -36,24 +41,22 @@ class S3BucketHandler(ResourceHandler):
         params: dict[str, Any] = {"Bucket": spec.name}
         if region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        # us-east-1 answers 200 to creating a bucket this account already owns, so
+        # look first: an existing bucket is never taken over by a create.
+        if self.find(spec, token) is not None:
+            raise AlreadyExists(f"bucket {spec.name!r}", code="BucketAlreadyOwnedByYou")
         try:
             s3.create_bucket(**params)
         except ClientError as exc:
-            if error_code(exc) != "BucketAlreadyOwnedByYou":
-                raise
-            # Ours already (an earlier attempt, or adopted): only the region must agree.
-            actual = self._region(spec.name)
-            if actual != region:
-                raise ProviderError(
-                    f"bucket {spec.name!r} already exists in your account in {actual}, "
-                    f"not {region}",
-                    permanent=True,
-                    code="BucketAlreadyOwnedByYou",
+            if error_code(exc) == "BucketAlreadyOwnedByYou":
+                raise AlreadyExists(
+                    f"bucket {spec.name!r}", code="BucketAlreadyOwnedByYou"
                 ) from None
+            raise
         status = s3.get_bucket_versioning(Bucket=spec.name).get("Status")
         current = None if status is None else status == "Enabled"
         self._apply_versioning(spec.name, region, spec.versioning, currently=current)
-        self._apply_tags(spec.name, region, spec.tags, clear=True)  # an adopted bucket too
+        self._apply_tags(spec.name, region, spec.tags)
         return self._result(spec.name, region)
 
     def find(self, spec: S3BucketSpec, token: str) -> ResourceResult | None:
