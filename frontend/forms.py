@@ -86,8 +86,15 @@ class GrantForm(forms.Form):
 # --- resources and operations ----------------------------------------------------------
 
 
+def search_field(label: str, placeholder: str = "") -> forms.CharField:
+    """A filter's free-text input: ``type="search"``, which the lists' "filter as you
+    type" trigger listens to (frontend/includes/filter_form.html)."""
+    attrs = {"placeholder": placeholder} if placeholder else {}
+    return forms.CharField(label=label, required=False, widget=forms.SearchInput(attrs=attrs))
+
+
 class ResourceFilterForm(forms.Form):
-    search = forms.CharField(label="Search", required=False)
+    search = search_field("Search", "Name or provider id")
     dock = forms.ChoiceField(label="Dock", required=False)
     provider = forms.ChoiceField(label="Provider", required=False)
     provisioning_source = forms.ChoiceField(
@@ -103,9 +110,6 @@ class ResourceFilterForm(forms.Form):
             (str(d.pk), d.name) for d in docks
         )
         cast(forms.ChoiceField, self.fields["provider"]).choices = _blank((p, p) for p in providers)
-        self.fields["search"].widget.attrs.update(
-            {"type": "search", "placeholder": "Name or provider id"}
-        )
 
 
 class OperationFilterForm(forms.Form):
@@ -114,7 +118,7 @@ class OperationFilterForm(forms.Form):
     )
     kind = forms.ChoiceField(label="Kind", required=False, choices=_blank(OperationKind.choices))
     dock = forms.ChoiceField(label="Dock", required=False)
-    stack = forms.CharField(label="Stack", required=False)
+    stack = search_field("Stack")
 
     def __init__(self, *args: Any, docks: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,14 +128,10 @@ class OperationFilterForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    operation = forms.CharField(
-        label="Operation",
-        required=False,
-        widget=forms.TextInput(attrs={"placeholder": "prefix, e.g. resource."}),
-    )
+    operation = search_field("Operation", "prefix, e.g. resource.")
     status = forms.ChoiceField(label="Status", required=False, choices=_blank(AuditStatus.choices))
-    actor = forms.CharField(label="Actor", required=False)
-    target = forms.CharField(label="Target", required=False)
+    actor = search_field("Actor")
+    target = search_field("Target")
     since = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
     until = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
 

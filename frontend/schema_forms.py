@@ -116,11 +116,15 @@ def _secret_fields(model: type[BaseModel]) -> frozenset[str]:
 
 
 def _default(model: type[BaseModel], name: str) -> Any:
+    """The model's default for a field, or None when it has none (a required field).
+
+    pydantic marks "no default" with ``PydanticUndefined``, an object whose text must
+    never reach a form as if it were a value.
+    """
     info = model.model_fields[name]
-    if info.default_factory is not None:
-        return info.default_factory()  # type: ignore[call-arg]
-    value = info.get_default()
-    return None if value is Ellipsis else value
+    if info.is_required():
+        return None
+    return info.get_default(call_default_factory=True)
 
 
 def build_field(

@@ -52,6 +52,7 @@ def resource_list(request: HttpRequest, table: str) -> HttpResponse:
     context = {
         "table": table,
         "title": TITLES[table],
+        "filter_label": f"Filter {TITLES[table].lower()}",
         "columns": TABLE_FIELDS[table],
         "page": page,
         "form": form,

@@ -198,3 +198,16 @@ def test_overview_shows_drift_and_polls_only_while_something_runs(login, owner, 
     assert panel.lstrip().startswith('<section class="card" id="overview-ops"')
     Operation.objects.filter(pk=op.pk).update(status="succeeded")
     assert "hx-trigger" not in client.get("/dashboard/", **htmx).content.decode()
+
+
+def test_api_docs_page_has_no_inline_script_or_style(client):
+    """/api/docs/ under ``script-src 'self'; style-src 'self'`` (Chromium: tests/browser)."""
+    html = client.get("/api/docs/").content.decode()
+    tags = re.findall(r"<script\b[^>]*>", html)
+    assert tags and all(" src=" in tag for tag in tags), tags
+    assert "<style" not in html and "style=" not in html
+    script_url = re.findall(r'<script src="([^"]+\?[^"]*script[^"]*)"', html)
+    assert script_url, "the start-up script is served as a file"
+    script = client.get(script_url[0].replace("&amp;", "&"))
+    assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle" in script.content

@@ -120,6 +120,8 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     # --- outside the dashboard and the API ------------------------------------------------
     ("", "GET"): site(302, 302),  # to /dashboard/
     ("", "POST"): site(302, 302),
+    ("favicon.ico", "GET"): site(301, 301),  # to the static icon
+    ("favicon.ico", "POST"): site(301, 301),
     ("accounts/login/", "GET"): site(302, 200),  # members are sent on to the dashboard
     ("accounts/login/", "POST"): site(302, 200),  # strangers: the form again (empty body)
     ("accounts/logout/", "GET"): site(405, 405),
