@@ -9,3 +9,6 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import auth_events  # noqa: F401 - connects the auth signal receivers
+        from audit.keys import audit_keys
+
+        audit_keys()  # a malformed STACKDOCK_AUDIT_KEYS stops the process at start

@@ -30,6 +30,7 @@ EXPORT_COLUMNS = (
     "request_id",
     "prev_hash",
     "hash",
+    "key_id",
 )
 #: spreadsheet formula starters: such cells get a leading quote in CSV (CSV injection)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

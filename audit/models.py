@@ -3,9 +3,12 @@
 Each event stores the hash of the previous event of its chain (16 chains,
 "lanes", per organization and for events without an organization: a writer
 appends to its thread's lane, see ``audit.services.AUDIT_LANES``) and its own
-hash over a canonical form of its fields. ``audit.services.verify_chain`` recomputes
-them. Rows are never updated or deleted by code, admin or API; on PostgreSQL a
-trigger refuses UPDATE and DELETE (migration 0002).
+hash: an HMAC-SHA256, under a key from ``STACKDOCK_AUDIT_KEYS`` (``key_id``
+names it), over a canonical form of its fields. Each lane's head is signed the
+same way, and each organization keeps a chained, signed register of its lanes
+and their lengths (``AuditLaneRecord``). ``audit.verify`` checks all of it.
+Rows are never updated or deleted by code, admin or API; on PostgreSQL a
+trigger refuses UPDATE and DELETE (migrations 0002, 0003).
 
 Foreign keys carry no database constraint and copies of the names
 (``actor_repr``, ``target_repr``) are kept, so a record outlives what it names.
@@ -37,6 +40,14 @@ class AuditEventQuerySet(TenantQuerySet):
 
     def delete(self):  # type: ignore[no-untyped-def]
         raise TypeError("audit events are append-only")
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("audit lane records are append-only")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise TypeError("audit lane records are append-only")
 
 
 class AuditEvent(models.Model):
@@ -73,6 +84,7 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(db_index=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=32, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
     dock_lookup = None
@@ -109,11 +121,15 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The tip of each chain; locked while appending so two writers never fork it."""
+    """The tip of each chain (and of each lane register, ``<scope>/lanes``); locked
+    while appending so two writers never fork it. ``mac`` signs ``(chain, seq, hash)``:
+    a head moved back over cut-off events does not verify."""
 
     chain = models.CharField(max_length=40, primary_key=True)
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32, default="")
+    mac = models.CharField(max_length=64, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -121,3 +137,42 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chain}@{self.seq}"
+
+
+class AuditLaneRecord(models.Model):
+    """One entry of a scope's lane register (``org:<id>`` or ``global``): every chain
+    of the scope with its length and last hash (``lanes``: ``{chain: [seq, hash]}``)
+    when the entry was written. Written when lanes are opened and at each checkpoint;
+    chained and signed like events, so a lane deleted whole (events and head) or cut
+    back below a recorded length is found by ``audit_verify``."""
+
+    scope = models.CharField(max_length=40, editable=False)
+    seq = models.PositiveBigIntegerField(editable=False)
+    lanes = models.JSONField(default=dict)
+    #: what re-keying found wrong with the chains it re-signed (migration 0003)
+    legacy_problems = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=32)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["scope", "seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "seq"], name="%(app_label)s_%(class)s_unique_scope_seq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} lanes #{self.seq}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise TypeError("audit lane records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise TypeError("audit lane records are append-only")

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import os
 import random
 import re
-import secrets
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from audit.chain import (
+    GENESIS,
+    REGISTER_SUFFIX,
+    chains_of,
+    event_mac,
+    head_mac,
+    record_mac,
+    register_of,
+    scope_of_chain,
+    scope_of_org,
+)
+from audit.keys import UnknownAuditKey, audit_keys
 from audit.middleware import current_request_context
-from audit.models import ActorType, AuditChainHead, AuditEvent, AuditStatus
+from audit.models import ActorType, AuditChainHead, AuditEvent, AuditLaneRecord, AuditStatus
 from stackdock.utils.rows import db_time
 
 if TYPE_CHECKING:
@@ -26,7 +33,6 @@ if TYPE_CHECKING:
     from stackdock.permissions import Actor
 
 CENSOR = "********"
-GENESIS = "0" * 64
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|(^|_)key$|api_?key|private|credential|authorization|cookie|session",
     re.IGNORECASE,
@@ -69,68 +75,8 @@ def _lane() -> int:
     return lane
 
 
-def _scope(org_id: int | None) -> str:
-    """The name of an organization's chains (the global ones: ``global``)."""
-    return f"org:{org_id}" if org_id is not None else "global"
-
-
 def _chain_for(org_id: int | None) -> str:
-    return f"{_scope(org_id)}:{_lane()}"
-
-
-def chains_of(org_id: int | None) -> Q:
-    """Every chain of an organization (or the global one): its lanes and the single
-    chain written before lanes existed (``org:<id>``, ``global``)."""
-    scope = _scope(org_id)
-    return Q(chain=scope) | Q(chain__startswith=f"{scope}:")
-
-
-def _canonical(event: AuditEvent) -> bytes:
-    body = {
-        "chain": event.chain,
-        "seq": event.seq,
-        "org": event.org_id,
-        "actor_type": event.actor_type,
-        "actor_user": event.actor_user_id,
-        "actor_token_prefix": event.actor_token_prefix,
-        "actor_repr": event.actor_repr,
-        "operation": event.operation,
-        "status": event.status,
-        "target_type": event.target_type,
-        "target_id": event.target_id,
-        "target_repr": event.target_repr,
-        "metadata": event.metadata,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-        "created_at": event.created_at.isoformat(timespec="microseconds"),
-        "prev_hash": event.prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
-
-
-def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
-
-
-def _canonical_around_head(event: AuditEvent) -> tuple[str, str, str] | None:
-    """The canonical text of ``event`` in three parts, such that for a head at
-    ``(seq, hash)`` it is ``parts[0] + hash + parts[1] + str(seq + 1) + parts[2]``:
-    the database fills in the two values it alone knows, under the head's lock.
-    None if a placeholder happens to occur elsewhere in the event (never in practice)."""
-    marker = secrets.token_hex(16)
-    prev_mark, seq_mark = f"p{marker}", f"s{marker}"
-    probe = copy.copy(event)
-    probe.prev_hash, probe.seq = prev_mark, seq_mark  # type: ignore[assignment]
-    text = _canonical(probe).decode()
-    quoted_seq = f'"{seq_mark}"'
-    if text.count(marker) != 2 or text.count(quoted_seq) != 1:
-        return None
-    before, after = text.split(prev_mark)
-    if quoted_seq in before:  # keys are sorted: prev_hash comes before seq
-        return None
-    middle, end = after.split(quoted_seq)
-    return before, middle, end
+    return f"{scope_of_org(org_id)}:{_lane()}"
 
 
 def _target_fields(target: Any) -> tuple[str, str, str]:
@@ -149,51 +95,46 @@ _HEADS = AuditChainHead._meta.db_table
 #: (SQLite has no row locks: its write transactions already run one at a time)
 _LOCK_HEAD = f"SELECT seq, hash FROM {_HEADS} WHERE chain = %s"  # noqa: S608 - constant table
 _ADD_HEAD = (
-    f"INSERT INTO {_HEADS} (chain, seq, hash, updated_at) VALUES (%s, 0, %s, %s) "  # noqa: S608
-    "ON CONFLICT (chain) DO NOTHING"
+    f"INSERT INTO {_HEADS} (chain, seq, hash, key_id, mac, updated_at) "  # noqa: S608
+    "VALUES (%s, 0, %s, %s, %s, %s) ON CONFLICT (chain) DO NOTHING"
 )
-_MOVE_HEAD = f"UPDATE {_HEADS} SET seq = %s, hash = %s, updated_at = %s WHERE chain = %s"  # noqa: S608
-
-
-_EVENTS = AuditEvent._meta.db_table
-_EVENT_COLUMNS = (
-    "chain", "org_id", "actor_type", "actor_user_id", "actor_token_prefix", "actor_repr",
-    "operation", "status", "target_type", "target_id", "target_repr", "metadata", "ip",
-    "user_agent", "request_id", "created_at",
-)  # fmt: skip
-#: PostgreSQL: lock the head, insert the event with the next number, the head's hash
-#: as its previous one and its own hash (SHA-256 of its canonical text, built here
-#: around those two values), and move the head - one statement, atomic by itself,
-#: instead of five round trips (BEGIN, lock, INSERT, UPDATE, COMMIT). No row when
-#: the chain has no head yet.
-_APPEND = (
-    f"WITH head AS (SELECT seq, hash FROM {_HEADS} WHERE chain = %s FOR UPDATE), "  # noqa: S608
-    f"event AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}, seq, prev_hash, hash) "
-    f"SELECT {', '.join('%s::jsonb' if c == 'metadata' else '%s' for c in _EVENT_COLUMNS)}, "
-    "head.seq + 1, head.hash, encode(sha256(convert_to("
-    "%s || head.hash || %s || (head.seq + 1)::text || %s, 'UTF8')), 'hex') FROM head "
-    "RETURNING id, seq, prev_hash, hash), "
-    f"moved AS (UPDATE {_HEADS} SET seq = event.seq, hash = event.hash, updated_at = %s "
-    f"FROM event WHERE {_HEADS}.chain = %s) "
-    "SELECT id, seq, prev_hash, hash FROM event"
+_MOVE_HEAD = (
+    f"UPDATE {_HEADS} SET seq = %s, hash = %s, key_id = %s, mac = %s, updated_at = %s "  # noqa: S608
+    "WHERE chain = %s"
 )
 
 
-def _lock_head(chain: str) -> tuple[int, str]:
-    """Lock the chain's head (creating it at the genesis); its ``(seq, hash)``.
-
-    Two hand-written statements at most instead of the ORM's get-or-create: every
-    audit event pays for this while holding the lock, so it is kept short.
-    """
+def _lock(chain: str, *, create: bool) -> tuple[int, str] | None:
+    """Lock a head row (creating it at the genesis when ``create``); its ``(seq, hash)``,
+    or None when it does not exist."""
     lock = _LOCK_HEAD + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     with connection.cursor() as cursor:
         cursor.execute(lock, [chain])
         row = cursor.fetchone()
-        if row is None:
-            cursor.execute(_ADD_HEAD, [chain, GENESIS, db_time(timezone.now())])
+        if row is None and create:
+            key_id = audit_keys().signing_id
+            mac = head_mac(chain, 0, GENESIS, key_id)
+            cursor.execute(_ADD_HEAD, [chain, GENESIS, key_id, mac, db_time(timezone.now())])
             cursor.execute(lock, [chain])
             row = cursor.fetchone()
-    return int(row[0]), str(row[1])
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
+def _move(chain: str, seq: int, hash_: str, key_id: str, at: Any) -> None:
+    with connection.cursor() as cursor:
+        mac = head_mac(chain, seq, hash_, key_id)
+        cursor.execute(_MOVE_HEAD, [seq, hash_, key_id, mac, db_time(at), chain])
+
+
+def _lock_head(chain: str) -> tuple[int, str]:
+    """Lock the chain's head; its ``(seq, hash)``. A chain with no head yet is opened
+    first: it and its scope's lanes get heads and an entry in the lane register."""
+    head = _lock(chain, create=False)
+    if head is None:
+        _open_lanes(chain)
+        head = _lock(chain, create=False)
+    assert head is not None
+    return head
 
 
 def audit_log(
@@ -208,6 +149,8 @@ def audit_log(
     """Append one event, inside the caller's transaction (or its own).
 
     ``metadata`` is redacted recursively: any key naming a secret is censored.
+    The event is signed here, in this process, under the lane head's lock: the key
+    never travels to the database.
     """
     if status not in AuditStatus.values:
         raise ValueError(f"unknown audit status {status!r}")
@@ -223,7 +166,6 @@ def audit_log(
         actor_repr = str(actor)
     org_id = org.pk if org is not None else None
     chain = _chain_for(org_id)
-    clean_metadata = json.loads(json.dumps(redact(metadata or {}), default=str))
     event = AuditEvent(
         chain=chain,
         org_id=org_id,
@@ -236,95 +178,108 @@ def audit_log(
         target_type=target_type,
         target_id=target_id,
         target_repr=target_repr,
-        metadata=clean_metadata,
+        metadata=json.loads(json.dumps(redact(metadata or {}), default=str)),
         ip=ctx.ip,
         user_agent=ctx.user_agent,
         request_id=ctx.request_id,
         created_at=timezone.now(),
+        key_id=audit_keys().signing_id,
     )
-    if connection.vendor == "postgresql" and _append_in_one_statement(event):
-        return event
     # inside the caller's transaction no savepoint: a failed audit write fails the caller
     with transaction.atomic(savepoint=False):
-        head_seq, head_hash = _lock_head(chain)
-        event.seq, event.prev_hash = head_seq + 1, head_hash
-        event.hash = compute_hash(event)
+        event.seq, event.prev_hash = _lock_head(chain)
+        event.seq += 1
+        event.hash = event_mac(event)
         event.save()
-        with connection.cursor() as cursor:
-            cursor.execute(_MOVE_HEAD, [event.seq, event.hash, db_time(event.created_at), chain])
+        _move(chain, event.seq, event.hash, event.key_id, event.created_at)
     return event
 
 
-def _append_in_one_statement(event: AuditEvent) -> bool:
-    """Append ``event`` with ``_APPEND`` (creating its chain's head first if needed);
-    fill in its id, number and hashes. False if its text cannot be split (the caller
-    then appends it in steps)."""
-    parts = _canonical_around_head(event)
-    if parts is None:
-        return False
-    at = db_time(event.created_at)
-    params = [
-        event.chain,
-        *(
-            json.dumps(event.metadata)
-            if column == "metadata"
-            else at
-            if column == "created_at"
-            else getattr(event, column)
-            for column in _EVENT_COLUMNS
-        ),
-        *parts,
-        at,
-        event.chain,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_APPEND, params)
-        row = cursor.fetchone()
-        if row is None:  # the chain's first event: make its head, then append
-            cursor.execute(_ADD_HEAD, [event.chain, GENESIS, at])
-            cursor.execute(_APPEND, params)
-            row = cursor.fetchone()
-    event.pk, event.seq, event.prev_hash, event.hash = row
-    event._state.adding = False
-    return True
+# --- the lane register ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ChainProblem:
-    event_id: int
-    chain: str
-    seq: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"audit event {self.event_id} ({self.chain} #{self.seq}): {self.reason}"
+def _heads_of(scope: str) -> dict[str, AuditChainHead]:
+    return {h.chain: h for h in AuditChainHead.objects.filter(chains_of(scope))}
 
 
-def verify_chain(*, org: Organization | None = None, batch_size: int = 2000) -> ChainProblem | None:
-    """Recompute every hash; return the first broken event, or None when intact."""
-    heads = AuditChainHead.objects.order_by("chain")
-    if org is not None:
-        heads = heads.filter(chains_of(org.pk))
-    chains = list(heads.values_list("chain", flat=True))
-    for chain in chains:
-        prev_hash, expected_seq = GENESIS, 1
-        qs = AuditEvent.objects.filter(chain=chain).order_by("seq")
-        last_seq = 0
-        while True:
-            batch = list(qs.filter(seq__gt=last_seq)[:batch_size])
-            if not batch:
-                break
-            for event in batch:
-                if event.seq != expected_seq:
-                    return ChainProblem(
-                        event.pk, chain, event.seq, f"expected #{expected_seq}: an event is missing"
-                    )
-                if event.prev_hash != prev_hash:
-                    return ChainProblem(event.pk, chain, event.seq, "previous hash does not match")
-                if compute_hash(event) != event.hash:
-                    return ChainProblem(event.pk, chain, event.seq, "contents were changed")
-                prev_hash, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
-        head = AuditChainHead.objects.filter(chain=chain).first()
-        if head is not None and head.seq != last_seq:
-            return ChainProblem(0, chain, head.seq, f"events after #{last_seq} are missing")
-    return None
+def _last_record(scope: str) -> AuditLaneRecord | None:
+    return AuditLaneRecord.objects.filter(scope=scope).order_by("-seq").first()
+
+
+def _append_record(
+    scope: str, register: tuple[int, str], lanes: dict[str, list[Any]], **extra: Any
+) -> AuditLaneRecord:
+    """Append an entry to the scope's lane register, whose head the caller has locked."""
+    seq, prev_hash = register
+    record = AuditLaneRecord(
+        scope=scope,
+        seq=seq + 1,
+        lanes=lanes,
+        created_at=timezone.now(),
+        key_id=audit_keys().signing_id,
+        prev_hash=prev_hash,
+        **extra,
+    )
+    record.hash = record_mac(record)
+    record.save()
+    _move(register_of(scope), record.seq, record.hash, record.key_id, record.created_at)
+    return record
+
+
+def _open_lanes(chain: str) -> None:
+    """Give ``chain`` and every lane of its scope a head at the genesis, and record them
+    in the scope's lane register (under the register's lock: once per scope, unless
+    ``AUDIT_LANES`` grows)."""
+    scope = scope_of_chain(chain)
+    if scope is None:
+        raise ValueError(f"{chain!r} is not an audit chain name")
+    register = _lock(register_of(scope), create=True)
+    assert register is not None
+    heads = _heads_of(scope)
+    wanted = dict.fromkeys([chain, *(f"{scope}:{n}" for n in range(AUDIT_LANES))])
+    missing = [c for c in wanted if c not in heads]
+    if not missing:
+        return  # another writer opened them while this one waited for the lock
+    for name in missing:
+        _lock(name, create=True)
+    last = _last_record(scope)
+    lanes = dict(last.lanes) if last is not None else {}
+    lanes.update({name: [0, GENESIS] for name in missing})
+    _append_record(scope, register, lanes)
+
+
+def audit_checkpoint(*, scope: str) -> AuditLaneRecord | None:
+    """Record every lane's current length and last hash in the scope's register (None
+    when nothing changed since the last entry, or the scope has no register).
+
+    Only lanes the register already knows are recorded, each only from a head whose
+    signature holds: a head row added or moved behind the application's back is left
+    for ``audit_verify`` to report, never written into the register."""
+    with transaction.atomic():
+        register = _lock(register_of(scope), create=False)
+        last = _last_record(scope)
+        if register is None or last is None:
+            return None
+        lanes = dict(last.lanes)
+        for name, head in _heads_of(scope).items():
+            if name not in lanes:
+                continue
+            try:
+                genuine = head.mac == head_mac(name, head.seq, head.hash, head.key_id)
+            except UnknownAuditKey:
+                genuine = False
+            if genuine and head.seq >= lanes[name][0]:
+                lanes[name] = [head.seq, head.hash]
+        if lanes == last.lanes:
+            return None
+        return _append_record(scope, register, lanes)
+
+
+def audit_checkpoint_all() -> int:
+    """``audit_checkpoint`` for every scope that has a register; how many changed."""
+    registers = AuditChainHead.objects.filter(chain__endswith=REGISTER_SUFFIX).values_list(
+        "chain", flat=True
+    )
+    return sum(
+        audit_checkpoint(scope=name.removesuffix(REGISTER_SUFFIX)) is not None for name in registers
+    )

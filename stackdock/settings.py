@@ -4,11 +4,13 @@ Three modes, chosen by ``STACKDOCK_ENV``:
 
 - ``dev`` (default): embedded defaults - SQLite under ``var/``, a broker that
   needs no server (kombu's filesystem transport), a secret key and an
-  encryption key generated under ``var/`` on first start.
+  encryption key generated under ``var/`` on first start, the audit log's key
+  derived from the secret key.
 - ``test``: like dev, used by the test suite.
 - ``production``: nothing is generated; a missing ``SECRET_KEY``,
-  ``STACKDOCK_ENCRYPTION_KEYS``, ``DATABASE_URL`` or ``ALLOWED_HOSTS`` stops the
-  process with an ``ImproperlyConfigured`` naming the variable.
+  ``STACKDOCK_ENCRYPTION_KEYS``, ``STACKDOCK_AUDIT_KEYS``, ``DATABASE_URL`` or
+  ``ALLOWED_HOSTS`` stops the process with an ``ImproperlyConfigured`` naming
+  the variable.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from audit.keys import derived_dev_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -60,6 +64,7 @@ def _local_secret(filename: str, make: Callable[[], str], what: str) -> str:
 if PRODUCTION:
     SECRET_KEY = _required("SECRET_KEY")
     STACKDOCK_ENCRYPTION_KEYS = _required("STACKDOCK_ENCRYPTION_KEYS")
+    STACKDOCK_AUDIT_KEYS = _required("STACKDOCK_AUDIT_KEYS")
     _required("DATABASE_URL")
     ALLOWED_HOSTS = [h.strip() for h in _required("ALLOWED_HOSTS").split(",") if h.strip()]
     DEBUG = env.bool("DEBUG", default=False)
@@ -72,6 +77,8 @@ else:
         lambda: "dev1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
         "credential encryption key",
     )
+    #: dev/test: the audit log's signing key is derived from SECRET_KEY (audit/keys.py)
+    STACKDOCK_AUDIT_KEYS = os.environ.get("STACKDOCK_AUDIT_KEYS") or derived_dev_keys(SECRET_KEY)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
     DEBUG = env.bool("DEBUG", default=STACKDOCK_ENV == "dev")
 
@@ -339,6 +346,9 @@ LOGGING = {
 STACKDOCK_SANDBOX_DB = env.str("STACKDOCK_SANDBOX_DB", default=str(VAR_DIR / "sandbox.sqlite3"))
 #: how often an operation whose worker died is handed to another before it fails
 STACKDOCK_REAP_MAX_ATTEMPTS = env.int("STACKDOCK_REAP_MAX_ATTEMPTS", default=3)
+#: how often every scope's lane lengths are recorded in its audit lane register: events
+#: older than the last checkpoint cannot be cut off even by someone who kept old rows
+STACKDOCK_AUDIT_CHECKPOINT_SECONDS = env.int("STACKDOCK_AUDIT_CHECKPOINT_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
     "reap-operations": {
         "task": "provisioning.reap_operations",
@@ -346,4 +356,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sync-due-docks": {"task": "docks.sync_due", "schedule": 30.0},
     "erase-expired-credentials": {"task": "docks.erase_expired_credentials", "schedule": 60.0},
+    "audit-checkpoint": {
+        "task": "audit.checkpoint",
+        "schedule": float(STACKDOCK_AUDIT_CHECKPOINT_SECONDS),
+    },
 }

@@ -15,6 +15,7 @@ PROD = {
     "STACKDOCK_ENV": "production",
     "SECRET_KEY": "x" * 60 + "production-secret-key-for-the-check",
     "STACKDOCK_ENCRYPTION_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+    "STACKDOCK_AUDIT_KEYS": "a1:" + base64.b64encode(os.urandom(32)).decode(),
     "DATABASE_URL": "sqlite:////tmp/stackdock-check.sqlite3",
     "ALLOWED_HOSTS": "stackdock.example.com",
 }
@@ -39,7 +40,14 @@ def test_check_deploy_is_clean_in_production():
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "STACKDOCK_ENCRYPTION_KEYS", "DATABASE_URL", "ALLOWED_HOSTS"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "STACKDOCK_ENCRYPTION_KEYS",
+        "STACKDOCK_AUDIT_KEYS",
+        "DATABASE_URL",
+        "ALLOWED_HOSTS",
+    ],
 )
 def test_production_refuses_to_start_without(missing):
     env = {k: v for k, v in PROD.items() if k != missing}
