@@ -230,7 +230,9 @@ class Operation(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"operation {self.pk} ({self.kind}, {self.status})"
+        # no status: this text is copied into audit records, where a status would be
+        # stale the moment the operation moves on ("(deploy, running)" for a finished one)
+        return f"operation {self.pk} ({self.kind})"
 
     @property
     def is_terminal(self) -> bool:

@@ -36,6 +36,7 @@ from provisioning.transitions import transition
 from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import Area, Level, Organization
 from stackdock.permissions import Actor, require
+from stackdock.utils.suggest import unknown_name
 
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ACTIVE = (OperationStatus.QUEUED, OperationStatus.RUNNING)
@@ -128,25 +129,41 @@ def _queue(
 
 
 def _dock_resolver(actor: Actor, org: Organization):  # type: ignore[no-untyped-def]
-    """dock reference (id or name) -> provider, limited to docks the actor can see."""
+    """dock reference (id or name) -> provider, limited to docks the actor can see.
+
+    ``resolve.unknown`` keeps, for each reference that named no dock, a message
+    saying which docks the actor can see and the one they probably meant.
+    """
     docks = list(Dock.objects.filter(org=org).values_list("pk", "name", "provider"))
     by_ref = {str(pk): provider for pk, _, provider in docks}
     by_ref.update({name: provider for _, name, provider in docks})
+    unknown: dict[str, str] = {}
 
     def resolve(ref: Any) -> str:
         key = str(ref)
         if key not in by_ref:
-            raise LookupError(f"no dock {ref!r} in this organization")
+            visible = Dock.objects.visible_to(actor, Area.PROVISIONING).filter(org=org)
+            names = visible.values_list("name", flat=True)
+            unknown[key] = unknown_name("dock", key, names)
+            raise LookupError(unknown[key])
         return by_ref[key]
 
+    resolve.unknown = unknown  # type: ignore[attr-defined]
     return resolve
 
 
 def stack_parse(*, actor: Actor, org: Organization, doc: Any) -> StackSpec:
+    resolver = _dock_resolver(actor, org)
     try:
-        return parse_stack(doc, registry=get_registry(), dock_provider=_dock_resolver(actor, org))
+        return parse_stack(doc, registry=get_registry(), dock_provider=resolver)
     except SpecError as exc:
-        raise _spec_error(exc, "spec.") from None
+        # the engine says "unknown dock 'x'"; say which docks there are instead
+        hints = {f"unknown dock {ref!r}": text for ref, text in resolver.unknown.items()}
+        errors = []
+        for path, message in exc.errors:
+            generic = next((g for g in hints if message.startswith(g)), None)
+            errors.append((path, hints[generic] + message[len(generic) :] if generic else message))
+        raise _spec_error(SpecError(errors), "spec.") from None
 
 
 def _docks_of(org: Organization, spec: StackSpec) -> list[Dock]:

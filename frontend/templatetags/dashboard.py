@@ -14,7 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
 from audit.services import redact
-from provisioning.engine.results import SUMMARY_KEYS
+from frontend.progress import summary_words
 
 register = template.Library()
 
@@ -72,6 +72,29 @@ def reltime(value: datetime | None, empty: str = "never") -> SafeString | str:
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)
 
 
+#: status, state or action values whose words differ from the value (the rest: the value
+#: with "_" and "-" as spaces). A badge never shows a raw value such as ``rolled_back``.
+BADGE_WORDS = {
+    "rolled_back": "rolled back",
+    "no-op": "no change",
+    "pending_create": "being created",
+    "declared": "being created",
+    "pending_update": "being updated",
+    "pending_delete": "being deleted",
+    "ok": "OK",
+    "never": "never synced",
+    "sst": "in a stack",
+    "api": "provisioned alone",
+    "manual": "discovered",
+}
+
+
+def badge_words(value: Any) -> str:
+    """A status, state or action value in words: ``rolled_back`` -> ``rolled back``."""
+    text = str(value)
+    return BADGE_WORDS.get(text, text.replace("_", " ").replace("-", " "))
+
+
 @register.filter
 def badge_class(value: Any) -> str:
     return BADGE_CLASSES.get(str(value or ""), "muted")
@@ -82,7 +105,8 @@ def badge(value: Any, label: Any = None) -> SafeString | str:
     """A coloured pill for a status, state, source or plan action."""
     if value in (None, ""):
         return ""
-    return format_html('<span class="badge badge-{}">{}</span>', badge_class(value), label or value)
+    text = label if label not in (None, "") else badge_words(value)
+    return format_html('<span class="badge badge-{}">{}</span>', badge_class(value), text)
 
 
 @register.filter
@@ -163,7 +187,5 @@ def type_description(rtype: Any) -> str:
 
 @register.filter
 def summary_text(summary: Any) -> str:
-    """``{"created": 2, "updated": 0}`` -> ``2 created``."""
-    if not isinstance(summary, dict):
-        return ""
-    return ", ".join(f"{summary[k]} {k}" for k in SUMMARY_KEYS if summary.get(k))
+    """``{"created": 2, "rolled_back": 1}`` -> ``2 created, 1 rolled back``."""
+    return summary_words(summary)

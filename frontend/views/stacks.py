@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from docks.selectors import provisionable_docks_for
 from frontend.forms import ConfirmNameForm, StackForm
 from frontend.views.base import (
     actor_of,
@@ -37,20 +39,73 @@ from stackdock.models import Area, Level
 from stackdock.permissions import Actor, require
 
 LINE = re.compile(r"\(line (\d+)\)")
-EXAMPLE = """name: my-stack
-resources:
+#: the editor's example for a new stack, by the provider of the dock it names: resources
+#: that provider offers, the second referring to the first
+EXAMPLES = {
+    "sandbox": """resources:
   db:
-    dock: sandbox
+    dock: {dock}
     type: database
     properties:
       name: app-db
   web:
-    dock: sandbox
+    dock: {dock}
     type: web-service
     properties:
-      name: ${db.name}-web
+      name: ${{db.name}}-web
       size: small
-"""
+""",
+    "aws": """resources:
+  assets:
+    dock: {dock}
+    type: s3-bucket
+    properties:
+      name: {name}-assets-change-me  # bucket names are global: pick your own
+      versioning: true
+  logs:
+    dock: {dock}
+    type: s3-bucket
+    properties:
+      name: ${{assets.name}}-logs
+""",
+    "cloudflare": """resources:
+  db:
+    dock: {dock}
+    type: d1-database
+    properties:
+      name: {name}-db
+  files:
+    dock: {dock}
+    type: r2-bucket
+    properties:
+      name: ${{db.name}}-files
+""",
+}
+PLAIN_YAML = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ()._-]*[A-Za-z0-9)._-]|[A-Za-z0-9]")
+
+
+def _yaml_scalar(text: str) -> str:
+    """``text`` as a YAML scalar: as written when that is safe, else quoted (JSON is YAML)."""
+    return text if PLAIN_YAML.fullmatch(text) else json.dumps(text)
+
+
+def _example(actor: Actor) -> tuple[str, bool]:
+    """A new stack's example, naming a dock the member may deploy on, and whether one exists.
+
+    It saves and plans as it is (``make run`` seeds a dock called "Sandbox", not
+    "sandbox"); the stack name is one the organization does not use yet.
+    """
+    docks = list(provisionable_docks_for(actor=actor).order_by("name"))
+    taken = set(Stack.objects.visible_to(actor, Area.PROVISIONING).values_list("name", flat=True))
+    name = next(
+        n for n in ("my-stack", *(f"my-stack-{i}" for i in range(2, 1000))) if n not in taken
+    )
+    order = list(EXAMPLES)
+    docks.sort(key=lambda d: order.index(d.provider) if d.provider in order else len(order))
+    dock = next((d for d in docks if d.provider in EXAMPLES), None)
+    provider = dock.provider if dock is not None else "sandbox"
+    body = EXAMPLES[provider].format(dock=_yaml_scalar(dock.name if dock else "my-dock"), name=name)
+    return f"name: {name}\n{body}", dock is not None
 
 
 def _can_apply(actor: Actor) -> bool:
@@ -98,10 +153,12 @@ def _editor(request: HttpRequest, stack: Stack | None) -> HttpResponse:
     actor = actor_of(request)
     if not _can_apply(actor):
         require(actor, actor.org, Area.PROVISIONING, Level.FULL)
+    has_dock = True
     if stack is not None:
         initial = {"spec": stack.spec_text, "on_failure": stack.on_failure}
     else:
-        initial = {"spec": EXAMPLE, "on_failure": FailurePolicy.STOP}
+        example, has_dock = _example(actor)
+        initial = {"spec": example, "on_failure": FailurePolicy.STOP}
     form = StackForm(request.POST if request.method == "POST" else None, initial=initial)
     errors: list[dict[str, Any]] = []
     status = 200
@@ -131,6 +188,9 @@ def _editor(request: HttpRequest, stack: Stack | None) -> HttpResponse:
             "form": form,
             "errors": errors,
             "numbered": _numbered(text, bad) if errors else [],
+            "has_dock": has_dock,
+            "can_connect": may(actor, Area.DOCKS, Level.FULL)
+            and may(actor, Area.CREDENTIALS, Level.FULL),
         },
         status=status,
     )

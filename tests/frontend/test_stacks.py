@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.utils import timezone
@@ -133,3 +135,36 @@ def test_lock_holder_is_shown_and_an_admin_can_force_unlock(login, owner, admin,
 def test_empty_stack_list_invites_to_write_one(login, owner, viewer):
     assert "Write your first stack" in login(owner).get("/dashboard/stacks/").content.decode()
     assert "Write your first stack" not in login(viewer).get("/dashboard/stacks/").content.decode()
+
+
+@pytest.mark.parametrize("provider", ["sandbox", "aws", "cloudflare"])
+def test_new_stack_example_saves_as_is_with_the_orgs_own_dock(login, owner, sandbox, provider):
+    """The editor's example names a dock the member has (``make run`` seeds "Sandbox")."""
+    from tests.factories import DockFactory
+
+    DockFactory(
+        org=owner.org,
+        name="Sandbox" if provider == "sandbox" else "My Dock: prod",
+        provider=provider,
+    )
+    client = login(owner)
+    html = client.get("/dashboard/stacks/new/").content.decode()
+    example = re.search(r"<textarea[^>]*>(.*?)</textarea>", html, re.S).group(1)
+    response = save(client, unescape(example).lstrip("\n"))
+    assert response.status_code == 303, response.content.decode()
+    assert response["Location"].endswith("/plan/")
+
+
+def test_new_stack_example_without_any_dock_says_to_add_one(login, owner):
+    html = login(owner).get("/dashboard/stacks/new/").content.decode()
+    assert "no dock to deploy on yet" in html and 'href="/dashboard/docks/add/"' in html
+
+
+def test_unknown_dock_names_the_docks_there_are_and_the_closest(login, owner, sandbox):
+    from tests.factories import DockFactory
+
+    DockFactory(org=owner.org, name="Sandbox", provider="sandbox")
+    DockFactory(org=owner.org, name="AWS (emulated)", provider="aws")
+    html = unescape(save(login(owner)).content.decode())
+    assert "unknown dock 'sandbox': did you mean 'Sandbox'?" in html
+    assert "The docks here: 'AWS (emulated)', 'Sandbox'." in html
