@@ -100,6 +100,36 @@ class StackResource(models.Model):
         return f"{self.stack.name}/{self.name}"
 
 
+class ResourceClaim(models.Model):
+    """One provider resource, named before it exists, and the one stack that manages it.
+
+    ``key`` is what the provider tells resources of ``resource_type`` apart by on
+    the dock's account (``ResourceType.key_of``: a bucket's name). The unique
+    constraint is the invariant "one manager per provider resource"; see
+    ``provisioning.claims``.
+    """
+
+    org = models.ForeignKey("stackdock.Organization", on_delete=models.CASCADE, related_name="+")
+    dock = models.ForeignKey("docks.Dock", on_delete=models.CASCADE, related_name="claims")
+    resource_type = models.CharField(max_length=64)
+    key = models.CharField(max_length=512)
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="claims")
+    resource = models.CharField(max_length=100, help_text="the logical name in the stack")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dock", "resource_type", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dock", "resource_type", "key"],
+                name="%(app_label)s_%(class)s_one_manager_per_resource",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.key} on dock {self.dock_id}: {self.stack_id}"
+
+
 class StateVersion(models.Model):
     """A numbered snapshot of a stack's state after each apply."""
 

@@ -36,7 +36,7 @@ from docks.models import (
     universal_columns,
 )
 from docks.services import dock_credentials
-from provisioning import transitions
+from provisioning import claims, transitions
 from provisioning.engine.errors import EngineError, StackLocked
 from provisioning.engine.orchestrator import DeploymentOrchestrator
 from provisioning.engine.results import AppliedResource, Event, Result
@@ -575,6 +575,8 @@ def _finish(
             _reflect(op, result)
         else:
             _mark_single_row_failed(op)
+        if op.stack is not None:
+            claims.settle(op.stack)
         fields: dict[str, Any] = {
             "summary": result.summary,
             "error": result.error or "",
@@ -674,8 +676,13 @@ def _reflect(op: Operation, result: Result) -> None:
         row.save()
     for removed in result.removed:
         for model in UNIVERSAL_MODELS.values():
+            # only the row of what was removed: after a replace, the same logical
+            # resource's row already holds the new provider id and keeps its identity
             rows = model.objects.filter(
-                org=op.org, sst_stack_name=stack.name, sst_resource_id=removed.resource
+                org=op.org,
+                sst_stack_name=stack.name,
+                sst_resource_id=removed.resource,
+                provider_resource_id=removed.provider_resource_id,
             )
             if removed.retained:
                 rows.update(
@@ -738,6 +745,8 @@ def operations_reap(*, now: Any = None, max_attempts: int = 3) -> list[int]:
                         "run a refresh to check the provider.",
                     )
                     verb = "failed"
+                    if op.stack is not None:
+                        claims.settle(op.stack)
                 else:
                     transition(
                         op.pk,

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.models import UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
+from provisioning import claims
 from provisioning.engine.errors import SpecError
 from provisioning.engine.spec import StackSpec, parse_stack
 from provisioning.models import (
@@ -341,6 +342,8 @@ def _stack_operation(
         replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
             return replay
+        if kind == OperationKind.DEPLOY:
+            claims.claim(stack, _wanted(org, spec, targets))
         return _queue(
             actor=actor,
             org=org,
@@ -355,6 +358,17 @@ def _stack_operation(
             targets=list(targets or []),
             progress_total=len(spec.resources),
         )
+
+
+def _wanted(org: Organization, spec: StackSpec, targets: list[str] | None) -> list[claims.Wanted]:
+    docks = {}
+    for dock in Dock.objects.filter(org=org):
+        docks[str(dock.pk)] = docks[dock.name] = dock
+    return [
+        claims.Wanted(name, docks[str(res.dock)], res.type, res.properties)
+        for name, res in spec.resources.items()
+        if (not targets or name in targets) and str(res.dock) in docks
+    ]
 
 
 def _state_names(stack: Stack) -> set[str]:
@@ -449,6 +463,8 @@ def operation_cancel(*, actor: Actor, operation: Operation) -> Operation:
                 error="Cancelled before it started.",
             )
             _settle_cancelled_single(op)
+            if op.stack is not None:
+                claims.settle(op.stack)
         else:
             Operation.objects.filter(pk=op.pk).update(cancel_requested=True)
         audit_log(actor=actor, org=op.org, operation="operation.cancel", target=op)
@@ -511,6 +527,7 @@ def resource_provision(
             spec=_single_doc(stack_name, dock, resource_type, clean),
             created_by=actor.user if not actor.is_system else None,
         )
+        claims.claim(stack, [claims.Wanted("resource", dock, resource_type, clean)])
         row = model.objects.create(
             org=org,
             dock=dock,
@@ -600,6 +617,7 @@ def resource_update(
         replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
             return replay
+        claims.claim(stack, [claims.Wanted("resource", row.dock, row.resource_type, clean)])
         stack.spec = _single_doc(stack.name, row.dock, row.resource_type, clean)
         stack.save(update_fields=["spec", "updated_at"])
         return _queue(

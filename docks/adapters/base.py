@@ -130,6 +130,23 @@ class ResourceType:
     #: spec fields that may change in place (everything else not in
     #: replace_fields is also updatable; this is documentation for forms)
     description: str = ""
+    #: spec fields the provider tells resources of this type apart by, within one
+    #: account (a bucket's name): StackDock lets one record manage each such key on
+    #: a dock. Empty where the provider makes every create a new resource (EC2).
+    key_fields: tuple[str, ...] = ()
+
+    def key_of(self, properties: Mapping[str, Any]) -> str | None:
+        """The provider key these properties name, or None when the type has none or
+        a key field is not known yet (a ``${ref}`` resolved only at apply time)."""
+        if not self.key_fields:
+            return None
+        parts = []
+        for name in self.key_fields:
+            value = properties.get(name)
+            if value is None or "${" in str(value):
+                return None
+            parts.append(str(value).strip().lower())
+        return "/".join(parts)
 
 
 @dataclass

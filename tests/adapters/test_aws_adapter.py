@@ -692,15 +692,17 @@ def test_txt_record_is_quoted_for_aws_and_read_back_plain(
     assert sorted(result.outputs["values"]) == sorted(spec.values)
 
 
-def test_record_create_repeated_is_an_idempotent_upsert(
+def test_record_create_of_a_record_set_that_exists_is_refused_not_overwritten(
     adapter: AwsAdapter, plain: Plain, zone_id: str
 ) -> None:
-    spec = Route53RecordSpec(zone=zone_id, name="www", type="A", values=["192.0.2.1"])
+    theirs = Route53RecordSpec(zone=zone_id, name="www", type="A", values=["192.0.2.1"])
+    adapter.create("route53-record", theirs, token="r")
+    ours = theirs.model_copy(update={"values": ["198.51.100.7"]})
 
-    adapter.create("route53-record", spec, token="r")
-    adapter.create("route53-record", spec, token="r")
-    found = adapter.find("route53-record", spec, token="r")
+    with pytest.raises(AlreadyExists):
+        adapter.create("route53-record", ours, token="r2")
 
+    found = adapter.find("route53-record", theirs, token="r")
     assert found is not None and found.outputs["values"] == ["192.0.2.1"]
     assert len([k for k in record_sets(plain, zone_id) if k[1] == "A"]) == 1
 

@@ -61,7 +61,8 @@ def test_a_run_that_ends_with_a_step_running_does_not_give_its_pool_back(
     with pytest.raises(SimulatedCrash):
         make_orch(parallelism=4).apply(stack, holder="op")
     assert shelf.idle() == 0
-    assert len(step_threads) == 2
+    # the crash may end the run before the slow step was handed to a thread
+    assert 1 <= len(step_threads) <= 2
     alive = {t.ident for t in threading.enumerate()}
     assert not alive & set(step_threads), "the crashed run's pool was not shut down"
 

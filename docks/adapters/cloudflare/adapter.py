@@ -45,6 +45,7 @@ DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 RESOURCE_TYPES: dict[str, ResourceType] = {
     "zone": ResourceType(
         name="zone",
+        key_fields=("name",),
         table="domains",
         spec_model=ZoneSpec,
         replace_fields=frozenset({"name"}),
@@ -53,6 +54,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     ),
     "dns-record": ResourceType(
         name="dns-record",
+        key_fields=("zone", "type", "name", "content"),
         table=None,
         spec_model=DnsRecordSpec,
         replace_fields=frozenset({"zone", "type"}),
@@ -61,6 +63,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     ),
     "worker": ResourceType(
         name="worker",
+        key_fields=("name",),
         table="web-services",
         spec_model=WorkerSpec,
         replace_fields=frozenset({"name"}),
@@ -69,6 +72,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     ),
     "r2-bucket": ResourceType(
         name="r2-bucket",
+        key_fields=("name",),
         table="buckets",
         spec_model=R2BucketSpec,
         replace_fields=frozenset({"name", "location_hint"}),
@@ -77,6 +81,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
     ),
     "d1-database": ResourceType(
         name="d1-database",
+        key_fields=("name",),
         table="databases",
         spec_model=D1DatabaseSpec,
         replace_fields=frozenset({"name", "primary_location_hint"}),

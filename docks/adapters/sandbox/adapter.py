@@ -97,6 +97,7 @@ def _rtype(name: str, table: str, model: type[SandboxSpec], description: str) ->
         table=table,
         spec_model=model,
         replace_fields=frozenset({"name"}),
+        key_fields=("name",),
         outputs=("id", "name", "size"),
         description=description,
     )

@@ -33,6 +33,7 @@ TOKEN_MAX = 256
 class RdsInstanceHandler(ResourceHandler):
     resource_type = ResourceType(
         name="rds-instance",
+        key_fields=("name",),
         table="databases",
         spec_model=RdsInstanceSpec,
         replace_fields=frozenset({"name", "engine", "master_username", "region"}),

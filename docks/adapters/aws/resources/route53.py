@@ -3,8 +3,9 @@
 Zones are made idempotent with the engine's token as ``CallerReference``;
 ``find`` looks the zone up by name and caller reference (AWS refuses a reused
 reference with ``HostedZoneAlreadyExists`` instead of returning the zone).
-Records use ``UPSERT`` for create and update, so repeating a create is harmless;
-their provider id is ``<zone_id>/<name>/<type>``.
+A record is created only where none exists (a record set already there is
+``AlreadyExists``, never overwritten) and updated with ``UPSERT``; its provider
+id is ``<zone_id>/<name>/<type>``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from docks.adapters.base import ProviderError, ResourceResult, ResourceType, SyncedResource
+from docks.adapters.base import (
+    AlreadyExists,
+    ProviderError,
+    ResourceResult,
+    ResourceType,
+    SyncedResource,
+)
 
 from ..apidata import api_data
 from ..errors import error_code, is_not_found
@@ -172,6 +179,7 @@ def zones_named(route53: Any, name: str) -> list[dict[str, Any]]:
 class Route53RecordHandler(ResourceHandler):
     resource_type = ResourceType(
         name="route53-record",
+        key_fields=("zone", "name", "type"),
         table=None,
         spec_model=Route53RecordSpec,
         replace_fields=frozenset({"zone", "name", "type"}),
@@ -181,7 +189,10 @@ class Route53RecordHandler(ResourceHandler):
 
     def create(self, spec: Route53RecordSpec, token: str) -> ResourceResult:
         zone_id, zone_name = self._zone(spec.zone)
-        return self._upsert(zone_id, self._fqdn(spec.name, zone_name), spec)
+        fqdn = self._fqdn(spec.name, zone_name)
+        if self._read(zone_id, fqdn, spec.type) is not None:
+            raise AlreadyExists(f"record {fqdn} {spec.type}")
+        return self._upsert(zone_id, fqdn, spec)
 
     def find(self, spec: Route53RecordSpec, token: str) -> ResourceResult | None:
         try:

@@ -27,6 +27,7 @@ _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
 class S3BucketHandler(ResourceHandler):
     resource_type = ResourceType(
         name="s3-bucket",
+        key_fields=("name",),
         table="buckets",
         spec_model=S3BucketSpec,
         replace_fields=frozenset({"name", "region"}),
