@@ -10,6 +10,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.moto_server",
     "tests.fixtures.workers",
+    "tests.fixtures.listener",
     "tests.fakes.cloudflare.fixtures",
 ]
 

@@ -1,4 +1,5 @@
-"""Admin for docks: credentials can be set or replaced through a form, never displayed."""
+"""Admin for docks: credentials can be set or replaced through a form, never displayed;
+an existing dock's organization, provider and endpoint cannot be changed here."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from docks.models import Bucket, Database, Dock, Domain, Server, WebService
-from docks.services import dock_set_credentials
+from docks.services import dock_set_credentials, endpoint_allowed
 from stackdock.admin import admin_actor
+from stackdock.exceptions import ValidationError
 
 
 class JsonSecretField(forms.CharField):
@@ -47,6 +49,14 @@ class DockAdminForm(forms.ModelForm):
         model = Dock
         fields = ["org", "name", "provider", "endpoint_url", "emulated", "sync_interval_seconds"]
 
+    def clean_endpoint_url(self) -> str:
+        """A new dock's endpoint: the outbound policy, as for every other way in."""
+        value = self.cleaned_data.get("endpoint_url") or ""
+        try:
+            return endpoint_allowed(value)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.fields["endpoint_url"]) from None
+
 
 @admin.register(Dock)
 class DockAdmin(admin.ModelAdmin):
@@ -62,6 +72,15 @@ class DockAdmin(admin.ModelAdmin):
         "sync_error",
         "sync_failures",
     ]
+    #: what decides where, and on whose behalf, a dock's credentials are sent: fixed once
+    #: the dock exists. Moving a dock to another organization is not possible at all; a new
+    #: endpoint comes with the credentials entered again (API PATCH /docks/{id}, CLI
+    #: ``docks set-endpoint``), checked live.
+    fixed_on_change = ("org", "provider", "endpoint_url")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Dock | None = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, *self.fixed_on_change] if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: Dock, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import models
 
 from docks.changes import DockQuerySet, UniversalQuerySet, rows_changed, table_of
+from stackdock.outbound import validate_endpoint_url
 from stackdock.utils.models import TimeStampedModel
 
 #: encrypted credential columns, never shown anywhere
@@ -42,7 +43,9 @@ class Dock(TimeStampedModel):
     credential_fields = models.JSONField(
         default=list, blank=True, help_text="names of the credential fields that are set"
     )
-    endpoint_url = models.URLField(max_length=500, blank=True, default="")
+    endpoint_url = models.URLField(
+        max_length=500, blank=True, default="", validators=[validate_endpoint_url]
+    )
     emulated = models.BooleanField(default=False, help_text="points at a local emulator")
     sync_interval_seconds = models.PositiveIntegerField(default=120)
     sync_status = models.CharField(

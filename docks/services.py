@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit.services import audit_log
 from docks.crypto import envelope_key_id, field_aad, get_keyring
 from docks.models import SECRET_FIELDS, Dock
+from stackdock import outbound
 from stackdock.exceptions import Conflict, ValidationError
 from stackdock.models import Area, Level, Organization
 from stackdock.permissions import Actor, require
@@ -61,6 +62,7 @@ def dock_create(
     """Create a dock with encrypted credentials. The caller validated them with the provider."""
     require(actor, org, Area.DOCKS, Level.FULL)
     require(actor, org, Area.CREDENTIALS, Level.FULL)
+    endpoint_allowed(endpoint_url)
     dock = Dock(org=org, name=name.strip(), provider=provider, endpoint_url=endpoint_url or "")
     dock.emulated = emulated
     _set_credentials(dock, credentials, provisioning_credentials)
@@ -209,13 +211,30 @@ def erase_expired_previous_credentials(*, now: Any = None) -> int:
 # --- provider-facing writes ------------------------------------------------------------
 
 
+def endpoint_allowed(endpoint_url: str | None) -> str:
+    """The outbound policy (``stackdock.outbound``) for a dock's endpoint override, now,
+    as a 400 naming ``endpoint_url``. Blank - the provider's own endpoint - passes."""
+    if not endpoint_url:
+        return ""
+    try:
+        outbound.check(endpoint_url)
+    except outbound.Refused as exc:
+        raise ValidationError(
+            f"endpoint_url: {exc.reason}.", fields={"endpoint_url": [exc.reason]}
+        ) from None
+    return endpoint_url
+
+
 def credentials_check(
     *, provider: str, credentials: Mapping[str, Any] | None, endpoint_url: str = ""
 ) -> dict[str, Any]:
     """Validate credentials against the provider's own model, then with a live call.
 
     Returns the cleaned credentials; raises ValidationError naming the field,
-    or with the provider's reason when it refuses them.
+    or with the provider's reason when it refuses them. An endpoint override is
+    checked against the outbound policy first, and a failure to reach it is
+    told in classified words (refused, timeout, TLS error, not an API...),
+    never with anything the endpoint answered.
     """
     from pydantic import ValidationError as PydanticError
 
@@ -223,6 +242,7 @@ def credentials_check(
     from provisioning.engine.registry import pydantic_errors
     from provisioning.registry import get_registry
 
+    endpoint_allowed(endpoint_url)
     registry = get_registry()
     try:
         cls = registry.adapter_class(provider)
@@ -249,9 +269,12 @@ def credentials_check(
     try:
         check = cls(clean, endpoint_url or None).validate_credentials()
     except ProviderError as exc:
+        if exc.code == "endpoint_refused":  # the policy, in the adapter: DNS changed since
+            raise ValidationError(exc.message, fields={"endpoint_url": [exc.message]}) from None
+        reason = f"the endpoint {outbound.reason_for(exc.kind)}"
         raise ValidationError(
-            f"Could not reach {cls.label} to check the credentials: {exc.message}",
-            fields={"credentials": [exc.message]},
+            f"Could not reach {cls.label} to check the credentials: {reason}.",
+            fields={"credentials": [reason]},
         ) from None
     if not check.ok:
         raise ValidationError(check.reason, fields={"credentials": [check.reason]})
@@ -299,13 +322,21 @@ def dock_update(
     name: str | None = None,
     endpoint_url: str | None = None,
     sync_interval_seconds: int | None = None,
+    credentials: Mapping[str, Any] | None = None,
+    provisioning_credentials: Mapping[str, Any] | None = None,
 ) -> Dock:
+    """Rename a dock, change its sync interval, or move it to a new endpoint.
+
+    Where a dock's credentials go is part of the credentials: a new
+    ``endpoint_url`` (blank included: the provider's own endpoint) is
+    ``_new_destination``'s - it needs ``credentials: full`` and the credentials
+    entered again in the same call. ``credentials`` without a new endpoint are
+    refused: replacing credentials is ``credentials_rotate``.
+    """
     require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
     changed: dict[str, Any] = {}
     if name is not None and name.strip() != dock.name:
         changed["name"] = name.strip()
-    if endpoint_url is not None and endpoint_url != dock.endpoint_url:
-        changed["endpoint_url"] = endpoint_url
     if sync_interval_seconds is not None:
         if sync_interval_seconds < 60:
             raise ValidationError(
@@ -313,24 +344,115 @@ def dock_update(
                 fields={"sync_interval_seconds": ["minimum 60"]},
             )
         changed["sync_interval_seconds"] = sync_interval_seconds
-    if not changed:
+    moving = endpoint_url is not None and endpoint_url != dock.endpoint_url
+    if not moving and (credentials is not None or provisioning_credentials is not None):
+        raise ValidationError(
+            "Credentials are taken here only with a new endpoint_url; "
+            "to replace them, rotate them.",
+            fields={"credentials": ["only with a new endpoint_url (else: rotate-credentials)"]},
+        )
+    destination = (
+        _new_destination(actor, dock, str(endpoint_url), credentials, provisioning_credentials)
+        if moving
+        else {}
+    )
+    if not changed and not destination:
         return dock
     try:
         with transaction.atomic():
-            Dock.objects.filter(pk=dock.pk).update(**changed, updated_at=timezone.now())
-            audit_log(
-                actor=actor,
-                org=dock.org,
-                operation="dock.update",
-                target=dock,
-                metadata={"fields": sorted(changed)},
-            )
+            _write_update(actor, dock, changed, destination)
     except IntegrityError:
         raise Conflict(
             "A dock with that name already exists.", fields={"name": ["already exists"]}
         ) from None
     dock.refresh_from_db()
     return dock
+
+
+def _new_destination(
+    actor: Actor,
+    dock: Dock,
+    endpoint_url: str,
+    credentials: Mapping[str, Any] | None,
+    provisioning_credentials: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns that move a dock to ``endpoint_url``: the endpoint and every
+    credential, entered again and checked live against it.
+
+    Invariant: stored credentials are never sent to a destination they were not
+    entered for. So the caller needs ``credentials: full``; ``credentials`` are
+    required, and ``provisioning_credentials`` too when the dock keeps separate
+    ones (``{}`` drops them); both are checked live at the new endpoint; the
+    credentials a rotation kept for its grace window are erased.
+    """
+    require(actor, dock.org, Area.CREDENTIALS, Level.FULL, obj=dock)
+    endpoint_allowed(endpoint_url)
+    missing: dict[str, list[str]] = {}
+    never = "stored credentials are never sent to a new endpoint"
+    if credentials is None:
+        missing["credentials"] = [f"required with a new endpoint_url: {never}"]
+    if dock.provisioning_credentials and provisioning_credentials is None:
+        missing["provisioning_credentials"] = [
+            f"required with a new endpoint_url: this dock keeps separate provisioning "
+            f"credentials and {never} (an empty object drops them)"
+        ]
+    if missing:
+        raise ValidationError("A new endpoint needs the credentials entered again.", fields=missing)
+    clean = credentials_check(
+        provider=dock.provider, credentials=credentials, endpoint_url=endpoint_url
+    )
+    prov = (
+        credentials_check(
+            provider=dock.provider, credentials=provisioning_credentials, endpoint_url=endpoint_url
+        )
+        if provisioning_credentials
+        else {}
+    )
+    return {
+        "endpoint_url": endpoint_url,
+        "api_credentials": _seal(dock, "api_credentials", clean),
+        "provisioning_credentials": _seal(dock, "provisioning_credentials", prov),
+        "previous_provisioning_credentials": "",
+        "previous_credentials_expire_at": None,
+        "credential_fields": sorted(set(clean) | set(prov)),
+        "credentials_changed_at": timezone.now(),
+    }
+
+
+def _write_update(
+    actor: Actor, dock: Dock, changed: dict[str, Any], destination: dict[str, Any]
+) -> None:
+    """Inside the caller's transaction: the row update and its audit events."""
+    if destination:
+        locked = Dock.objects.select_for_update().get(pk=dock.pk)
+        if (locked.endpoint_url, locked.credentials_changed_at) != (
+            dock.endpoint_url,
+            dock.credentials_changed_at,
+        ):  # the credentials just checked were entered for what the caller saw
+            raise Conflict("The dock's endpoint or credentials changed meanwhile; try again.")
+    Dock.objects.filter(pk=dock.pk).update(**changed, **destination, updated_at=timezone.now())
+    if changed:
+        audit_log(
+            actor=actor,
+            org=dock.org,
+            operation="dock.update",
+            target=dock,
+            metadata={"fields": sorted(changed)},
+        )
+    if destination:
+        audit_log(
+            actor=actor,
+            org=dock.org,
+            operation="dock.endpoint_change",
+            target=dock,
+            metadata={
+                "from": dock.endpoint_url,
+                "to": destination["endpoint_url"],
+                "fields_set": destination["credential_fields"],
+                "provisioning_credentials": bool(destination["provisioning_credentials"]),
+                "checked": "live",
+            },
+        )
 
 
 def dock_delete(*, actor: Actor, dock: Dock, orphan: bool = False) -> None:
@@ -385,6 +507,8 @@ def credentials_rotate(
     )
     with transaction.atomic():
         locked = Dock.objects.select_for_update().get(pk=dock.pk)
+        if locked.endpoint_url != dock.endpoint_url:  # checked against the old endpoint
+            raise Conflict("The dock's endpoint changed meanwhile; try again.")
         field = "provisioning_credentials" if locked.provisioning_credentials else "api_credentials"
         previous = (
             get_keyring().decrypt(getattr(locked, field), _aad(locked, field))

@@ -304,6 +304,25 @@ STACKDOCK_LIST_CACHE_SECONDS = env.int(
 )
 #: the sandbox provider exists outside production only
 STACKDOCK_SANDBOX = not PRODUCTION
+#: where a dock's endpoint override may point (stackdock/outbound.py): host names,
+#: ``*.suffix``, ``*`` (any public host), addresses and networks. Empty turns endpoint
+#: overrides off, the production default; dev and test allow the loopback emulators.
+STACKDOCK_ENDPOINT_ALLOWLIST = env.list(
+    "STACKDOCK_ENDPOINT_ALLOWLIST",
+    default=[] if PRODUCTION else ["localhost", "127.0.0.0/8", "::1"],
+)
+
+
+def _check_allowlist(entries: list[str]) -> None:
+    from stackdock.outbound import AllowList
+
+    try:
+        AllowList.parse(entries)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"STACKDOCK_ENDPOINT_ALLOWLIST: {exc}") from None
+
+
+_check_allowlist(STACKDOCK_ENDPOINT_ALLOWLIST)
 
 # --- security -------------------------------------------------------------------------
 # Content Security Policy (django-csp): no inline script anywhere; htmx is served

@@ -33,6 +33,12 @@ class ProviderError(Exception):
     (rejected credentials, invalid input, a name taken by someone else) fails
     the step at once with ``message``, which must be something a user can act
     on and must never contain a credential.
+
+    ``kind`` classifies how the endpoint failed, for words that quote nothing
+    it sent (``stackdock.outbound.REASONS``: ``refused``, ``unreachable``,
+    ``timeout``, ``tls``, ``not_api``, ``rejected``, ``denied``,
+    ``unavailable``); None when it answered like the API, with an error of
+    its own.
     """
 
     def __init__(
@@ -42,12 +48,14 @@ class ProviderError(Exception):
         permanent: bool,
         code: str | None = None,
         retry_after: float | None = None,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.code = code
         self.retry_after = retry_after
+        self.kind = kind
 
     def __repr__(self) -> str:
         kind = "permanent" if self.permanent else "transient"
@@ -58,7 +66,7 @@ class CredentialsRejected(ProviderError):
     """The provider refused the credentials (always permanent)."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, permanent=True, code=code)
+        super().__init__(message, permanent=True, code=code, kind="rejected")
 
 
 class AlreadyExists(ProviderError):
@@ -107,7 +115,8 @@ class CredentialsModel(BaseModel):
 
 @dataclass(frozen=True)
 class CredentialCheck:
-    """The result of ``validate_credentials``: ``reason`` is shown to the user."""
+    """The result of ``validate_credentials``: ``reason`` is shown to the user and
+    must quote nothing the endpoint sent (an override may point anywhere allowed)."""
 
     ok: bool
     reason: str

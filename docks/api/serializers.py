@@ -21,6 +21,7 @@ from docks.models import (
     UniversalResource,
 )
 from stackdock.api.serializers import Computed, InputSerializer, ValuesSerializer
+from stackdock.outbound import validate_endpoint_url
 
 
 # --- providers ------------------------------------------------------------------------------
@@ -91,20 +92,42 @@ class DockCreateSerializer(InputSerializer):
         write_only=True,
         help_text="Optional separate credentials for provisioning; checked live.",
     )
-    endpoint_url = serializers.URLField(
+    endpoint_url = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
         max_length=500,
-        help_text="Endpoint override (LocalStack, MinIO, moto, an emulator).",
+        validators=[validate_endpoint_url],
+        help_text="Endpoint override (LocalStack, MinIO, moto, an emulator): http(s), "
+        "no user:password@, and a host this installation allows "
+        "(STACKDOCK_ENDPOINT_ALLOWLIST; none in production by default).",
     )
 
 
 class DockUpdateSerializer(InputSerializer):
     name = serializers.CharField(max_length=100, required=False)
-    endpoint_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    endpoint_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        validators=[validate_endpoint_url],
+        help_text="A new endpoint (blank: the provider's own). Needs credentials: full "
+        "and the credentials entered again in the same request; they are checked live "
+        "at the new endpoint and replace every stored credential.",
+    )
     sync_interval_seconds = serializers.IntegerField(
         required=False, min_value=60, max_value=7 * 86400
+    )
+    credentials = serializers.DictField(
+        required=False,
+        write_only=True,
+        help_text="Required with a new endpoint_url, refused without one.",
+    )
+    provisioning_credentials = serializers.DictField(
+        required=False,
+        write_only=True,
+        help_text="With a new endpoint_url, when the dock keeps separate provisioning "
+        "credentials (an empty object drops them).",
     )
 
 

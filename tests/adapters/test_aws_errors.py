@@ -271,4 +271,5 @@ def test_endpoint_override_must_be_http() -> None:
     with pytest.raises(ProviderError) as info:
         adapter.read("s3-bucket", "x", None)
 
-    assert info.value.permanent and info.value.code == "invalid_endpoint"
+    assert info.value.permanent and info.value.code == "endpoint_refused"
+    assert "http://" in info.value.message

@@ -18,9 +18,11 @@ from docks.adapters.base import (
     SpecModel,
     SyncedResource,
 )
+from docks.adapters.endpoint import check_endpoint
+from stackdock.outbound import reason_for
 
 from .credentials import AwsCredentials
-from .errors import translated
+from .errors import CREDENTIAL_CODES, translated
 from .resources.base import ResourceHandler
 from .resources.ec2 import Ec2InstanceHandler
 from .resources.rds import RdsInstanceHandler
@@ -70,16 +72,20 @@ class AwsAdapter(Adapter):
 
     # --- credentials -------------------------------------------------------
     def validate_credentials(self) -> CredentialCheck:
-        """``sts:GetCallerIdentity``; network trouble raises a transient ProviderError."""
+        """``sts:GetCallerIdentity``; network trouble raises a transient ProviderError, an
+        endpoint the outbound policy refuses a permanent one (code ``endpoint_refused``).
+        A refusal's reason quotes nothing the endpoint sent."""
         try:
             with translated("checking the AWS credentials", self._secrets()):
                 identity = self.clients().client("sts").get_caller_identity()
         except CredentialsRejected as exc:
             return CredentialCheck(ok=False, reason=self._rejection_reason(exc))
         except ProviderError as exc:
-            if not exc.permanent:
+            if not exc.permanent or exc.code == "endpoint_refused":
                 raise
-            return CredentialCheck(ok=False, reason=exc.message)
+            if exc.code == "invalid_credentials":  # our own words, before any request
+                return CredentialCheck(ok=False, reason=exc.message)
+            return CredentialCheck(ok=False, reason=f"the AWS endpoint {reason_for(exc.kind)}")
         arn = identity.get("Arn", "")
         return CredentialCheck(
             ok=True,
@@ -137,7 +143,7 @@ class AwsAdapter(Adapter):
         """The dock's boto3 clients (built once, on first use)."""
         with self._lock:
             if self._clients is None:
-                self._check_endpoint()
+                check_endpoint(self.endpoint_url)
                 self._clients = shared_clients.get(
                     self._parsed_credentials(), self.endpoint_url, self.wait_policy
                 )
@@ -157,14 +163,6 @@ class AwsAdapter(Adapter):
                 permanent=True,
                 code="invalid_credentials",
             ) from None
-
-    def _check_endpoint(self) -> None:
-        if self.endpoint_url and not self.endpoint_url.startswith(("http://", "https://")):
-            raise ProviderError(
-                "the endpoint override must be an http:// or https:// URL",
-                permanent=True,
-                code="invalid_endpoint",
-            )
 
     def _secrets(self) -> list[str]:
         values = [self.credentials.get(k) for k in _SECRET_KEYS]
@@ -188,9 +186,11 @@ class AwsAdapter(Adapter):
 
     @staticmethod
     def _rejection_reason(exc: ProviderError) -> str:
-        if exc.code:
+        """Words that quote nothing the endpoint sent: an error code only when it is
+        one of AWS's known credential codes."""
+        if exc.code in CREDENTIAL_CODES:
             return f"AWS rejected the credentials: {exc.code}"
-        return exc.message
+        return "AWS rejected the credentials"
 
 
 def _label(spec: SpecModel) -> str:

@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
     HTTPClientError,
     IncompleteReadError,
     NoCredentialsError,
     ParamValidationError,
     PartialCredentialsError,
+    ReadTimeoutError,
     SSLError,
     WaiterError,
 )
@@ -26,6 +29,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
 from docks.adapters.base import CENSOR, CredentialsRejected, ProviderError
+from docks.adapters.endpoint import Refused, endpoint_refused
 
 #: Throttling, server-side trouble and "busy, try again" states.
 TRANSIENT_CODES = frozenset(
@@ -176,14 +180,18 @@ def _from_client_error(exc: ClientError, action: str, secrets: Sequence[str]) ->
             "see the IAM policy in the AWS provider docs",
             permanent=True,
             code=code or "403",
+            kind="denied",
         )
     transient = code in TRANSIENT_CODES or (status is not None and (status >= 500 or status == 429))
     detail = FRIENDLY.get(code) or _aws_message(exc, secrets) or f"HTTP {status}"
+    # botocore names an error by its HTTP status when the body was no AWS error document
+    not_api = not code or code.isdigit()
     return ProviderError(
         f"{action} failed: {detail} ({label})",
         permanent=not transient,
         code=code or (str(status) if status else None),
         retry_after=_retry_after(exc) if transient else None,
+        kind="unavailable" if transient else ("not_api" if not_api else None),
     )
 
 
@@ -214,6 +222,8 @@ def to_provider_error(
     """The ProviderError for a boto3/botocore failure, or None for anything else."""
     if isinstance(exc, ProviderError):
         return exc
+    if isinstance(exc, Refused):  # the outbound policy, before a request was sent
+        return endpoint_refused(exc)
     if isinstance(exc, ClientError):
         return _from_client_error(exc, action, secrets)
     if isinstance(exc, WaiterError):
@@ -223,6 +233,7 @@ def to_provider_error(
             f"{action} failed: TLS error talking to AWS; check the endpoint and its certificate",
             permanent=True,
             code="SSLError",
+            kind="tls",
         )
     if isinstance(exc, BotoConnectionError | HTTPClientError | IncompleteReadError):
         # refused, DNS, proxy, connect/read timeouts, dropped or truncated responses
@@ -230,12 +241,14 @@ def to_provider_error(
             f"{action} failed: could not reach AWS ({type(exc).__name__})",
             permanent=False,
             code=type(exc).__name__,
+            kind=_connection_kind(exc),
         )
     if isinstance(exc, ResponseParserError):
         return ProviderError(
             f"{action} failed: AWS sent a response that could not be read",
             permanent=False,
             code="ResponseParserError",
+            kind="not_api",
         )
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return CredentialsRejected(f"{action} failed: the AWS credentials are incomplete")
@@ -254,6 +267,14 @@ def to_provider_error(
     return None
 
 
+def _connection_kind(exc: BaseException) -> str:
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
+        return "timeout"
+    if isinstance(exc, ConnectionClosedError | IncompleteReadError):
+        return "closed"
+    return "unreachable"
+
+
 @contextmanager
 def translated(action: str, secrets: Sequence[str] = ()) -> Iterator[None]:
     """Run a block, turning AWS failures into ProviderError (without the original chain).
@@ -263,7 +284,7 @@ def translated(action: str, secrets: Sequence[str] = ()) -> Iterator[None]:
     """
     try:
         yield
-    except (ClientError, BotoCoreError, ResponseParserError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError, Refused) as exc:
         error = to_provider_error(exc, action=action, secrets=secrets)
         assert error is not None  # every caught type is handled above
         raise error from None

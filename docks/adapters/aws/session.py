@@ -14,6 +14,9 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.parsers import ResponseParserError, ResponseParserFactory
+
+from docks.adapters.endpoint import guard_request
 
 from .credentials import AwsCredentials
 from .regions import known_regions, partition_for
@@ -35,10 +38,37 @@ def _shared_loader() -> Any:
     return botocore.session.Session().get_component("data_loader")
 
 
+class _ShapeCheckedParser:
+    """One of botocore's response parsers; an answer that parses as XML or JSON but has
+    not the shape the API defines (another server's page: HTML reads as XML) raises
+    ``ResponseParserError`` instead of a KeyError from deep inside botocore."""
+
+    def __init__(self, parser: Any) -> None:
+        self._parser = parser
+
+    def parse(self, response: Any, shape: Any) -> Any:
+        try:
+            return self._parser.parse(response, shape)
+        except (KeyError, IndexError, AttributeError, TypeError) as exc:
+            raise ResponseParserError(
+                f"the answer has not the shape of the API's ({type(exc).__name__})"
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
+class _ShapeCheckedParsers(ResponseParserFactory):
+    def create_parser(self, protocol_name: str) -> Any:
+        return _ShapeCheckedParser(super().create_parser(protocol_name))
+
+
 def _isolated_botocore_session() -> botocore.session.Session:
-    """A botocore session that ignores ``AWS_PROFILE`` and shares the model loader."""
+    """A botocore session that ignores ``AWS_PROFILE``, shares the model loader and
+    checks the shape of every answer (``_ShapeCheckedParser``)."""
     session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
     session.register_component("data_loader", _shared_loader())
+    session.register_component("response_parser_factory", _ShapeCheckedParsers())
     return session
 
 
@@ -103,12 +133,15 @@ class AwsClients:
         key = (service, region or self.region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self._session.client(
+                client = self._session.client(
                     service,
                     region_name=key[1],
                     endpoint_url=self.endpoint_url,
                     config=self._config,
                 )
+                if self.endpoint_url:  # the outbound policy again before every request
+                    client.meta.events.register("before-send", _guard_request)
+                self._clients[key] = client
             return self._clients[key]
 
     def sync_regions(self) -> list[str]:
@@ -135,6 +168,12 @@ class AwsClients:
     def wait_for(self, client: Any, waiter: str, **params: Any) -> None:
         """Block on a botocore waiter with this dock's wait policy."""
         client.get_waiter(waiter).wait(WaiterConfig=self.wait.config(), **params)
+
+
+def _guard_request(request: Any, **_: Any) -> None:
+    """botocore ``before-send`` handler: raising here stops the request unsent, and
+    botocore hands the exception back to the caller unchanged (not retried)."""
+    guard_request(request.url)
 
 
 class SharedClients:

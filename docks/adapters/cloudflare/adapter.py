@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import cloudflare
+import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from docks.adapters.base import (
@@ -20,11 +21,13 @@ from docks.adapters.base import (
     SpecModel,
     SyncedResource,
 )
+from docks.adapters.endpoint import NotAnApi, check_endpoint, guard_request
+from stackdock.outbound import reason_for
 
 from .context import Context, Handler
 from .d1 import D1DatabaseHandler
 from .dns import DnsRecordHandler
-from .errors import call_translated, cloudflare_messages, translate
+from .errors import call_translated, translate
 from .r2 import R2BucketHandler
 from .specs import (
     CloudflareCredentials,
@@ -118,18 +121,41 @@ def _validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+#: Cloudflare's error codes for a refused token, in our words: a check quotes nothing
+#: the endpoint sent (an override may point at any allowed host)
+TOKEN_ERRORS = {
+    1000: "Invalid API Token",
+    6003: "Invalid request headers",
+    6111: "Invalid format for Authorization header",
+    9109: "Invalid access token",
+    10000: "Authentication error",
+}
+#: token statuses Cloudflare reports, in our words
+TOKEN_STATUSES = {"active": "active", "disabled": "disabled", "expired": "expired"}
+
+
 def _rejection_reason(exc: cloudflare.APIStatusError) -> str:
-    """Cloudflare's words for why it refused a token, without error codes."""
+    """Why Cloudflare refused a token, from the error codes it sent (known ones only)."""
     parts = []
     for error in exc.errors or []:
-        message = (error.message or "").strip()
+        words = [TOKEN_ERRORS.get(getattr(error, "code", None) or 0)]
         chain = getattr(error, "error_chain", None) or []
-        details = [str(c.get("message")) for c in chain if isinstance(c, dict) and c.get("message")]
-        if message and details:
-            message = f"{message}: {'; '.join(details)}"
-        if message:
-            parts.append(message)
-    return "; ".join(parts) or cloudflare_messages(exc) or f"HTTP {exc.status_code}"
+        for link in chain:
+            code = link.get("code") if isinstance(link, dict) else getattr(link, "code", None)
+            words.append(TOKEN_ERRORS.get(code or 0))
+        known = [w for w in words if w]
+        if known:
+            parts.append(": ".join(known))
+    return "; ".join(parts) or f"HTTP {exc.status_code}"
+
+
+def _json_answers_only(response: httpx.Response) -> None:
+    """httpx response hook for an endpoint override: Cloudflare's API answers JSON; a
+    success in anything else comes from another kind of server (the SDK would fail on
+    it with an AttributeError)."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if response.is_success and not (kind == "application/json" or kind.endswith("+json")):
+        raise NotAnApi("the answer is not JSON")
 
 
 class CloudflareAdapter(Adapter):
@@ -182,12 +208,14 @@ class CloudflareAdapter(Adapter):
         with self._lock:
             if self._context is None:
                 creds = self._credentials()
+                check_endpoint(self.endpoint_url)
                 client = cloudflare.Cloudflare(
                     api_token=creds.api_token.get_secret_value(),
                     base_url=self.endpoint_url or DEFAULT_BASE_URL,
                     max_retries=self._max_retries,
                     timeout=self._timeout,
                     _strict_response_validation=self._strict_validation,
+                    http_client=self._guarded_http_client() if self.endpoint_url else None,
                 )
                 # The SDK would also pick up a Global API Key / e-mail / service key
                 # from the worker's environment and prefer them to the token: this
@@ -197,6 +225,18 @@ class CloudflareAdapter(Adapter):
                 client.user_service_key = None
                 self._context = Context(client, creds.account_id)
             return self._context
+
+    def _guarded_http_client(self) -> httpx.Client:
+        """The SDK's own httpx defaults, plus the outbound policy before every request
+        (redirects are not followed: the token goes to the endpoint entered, only)."""
+        return cloudflare.DefaultHttpxClient(
+            timeout=self._timeout,
+            follow_redirects=False,
+            event_hooks={
+                "request": [lambda request: guard_request(str(request.url))],
+                "response": [_json_answers_only],
+            },
+        )
 
     def _handler(self, resource_type: str) -> Handler:
         self.resource_type(resource_type)  # unknown type -> ProviderError
@@ -227,8 +267,10 @@ class CloudflareAdapter(Adapter):
     # --- credentials -------------------------------------------------------------
     def validate_credentials(self) -> CredentialCheck:
         """Verify the token (user-owned, else account-owned). A refused token is a
-        CredentialCheck(ok=False) with Cloudflare's reason; network trouble, rate
-        limits and 5xx raise a transient ProviderError."""
+        CredentialCheck(ok=False) with Cloudflare's reason (from its known error codes,
+        quoting nothing the endpoint sent); network trouble, rate limits and 5xx raise
+        a transient ProviderError, an endpoint the outbound policy refuses a permanent
+        one (code ``endpoint_refused``)."""
         try:
             ctx = self._ctx()
         except CredentialsRejected as exc:
@@ -236,9 +278,11 @@ class CloudflareAdapter(Adapter):
         try:
             return self._call(lambda: self._verify(ctx))
         except ProviderError as exc:
-            if not exc.permanent:
+            if not exc.permanent or exc.code == "endpoint_refused":
                 raise
-            return CredentialCheck(ok=False, reason=exc.message)
+            return CredentialCheck(
+                ok=False, reason=f"the Cloudflare endpoint {reason_for(exc.kind)}"
+            )
 
     def _verify(self, ctx: Context) -> CredentialCheck:
         reason: str | None = None
@@ -247,6 +291,8 @@ class CloudflareAdapter(Adapter):
         try:
             result = ctx.client.user.tokens.verify()
         except _REJECTED as exc:
+            if not (exc.errors or []):  # no Cloudflare envelope: another kind of server
+                raise translate(exc, secret=self._secret()) from None
             reason = _rejection_reason(exc)
             result = None
         if result is None:
@@ -266,8 +312,9 @@ class CloudflareAdapter(Adapter):
             "account_id": ctx.account_id,
         }
         if result.status != "active":
+            status = TOKEN_STATUSES.get(str(result.status), "not active")
             return CredentialCheck(
-                ok=False, reason=f"Cloudflare API token is {result.status}", identity=identity
+                ok=False, reason=f"Cloudflare API token is {status}", identity=identity
             )
         return CredentialCheck(
             ok=True,

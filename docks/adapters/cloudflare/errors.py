@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import cloudflare
+import httpx
 
 from docks.adapters.base import CENSOR, CredentialsRejected, ProviderError
+from docks.adapters.endpoint import NotAnApi, Refused, endpoint_refused
 
 T = TypeVar("T")
 
@@ -67,15 +70,28 @@ def translate(exc: cloudflare.APIError, *, secret: str | None = None) -> Provide
     details = cloudflare_messages(exc)
     suffix = f": {details}" if details else ""
 
-    if isinstance(exc, cloudflare.APITimeoutError):
+    if isinstance(exc, cloudflare.APIConnectionError) and isinstance(exc.__cause__, Refused):
+        error = endpoint_refused(exc.__cause__)  # the outbound policy stopped the request
+    elif isinstance(exc, cloudflare.APIConnectionError) and isinstance(exc.__cause__, NotAnApi):
         error = ProviderError(
-            "Cloudflare did not answer in time; will retry", permanent=False, code="timeout"
+            "the endpoint answered, but not like Cloudflare's API",
+            permanent=True,
+            code="unexpected_response",
+            kind="not_api",
+        )
+    elif isinstance(exc, cloudflare.APITimeoutError):
+        error = ProviderError(
+            "Cloudflare did not answer in time; will retry",
+            permanent=False,
+            code="timeout",
+            kind="timeout",
         )
     elif isinstance(exc, cloudflare.APIConnectionError):
         error = ProviderError(
             "Could not connect to the Cloudflare API; will retry",
             permanent=False,
             code="connection",
+            kind=_connection_kind(exc),
         )
     elif isinstance(exc, cloudflare.RateLimitError):
         error = ProviderError(
@@ -83,6 +99,7 @@ def translate(exc: cloudflare.APIError, *, secret: str | None = None) -> Provide
             permanent=False,
             code="rate_limited",
             retry_after=retry_after_seconds(exc),
+            kind="unavailable",
         )
     elif isinstance(exc, cloudflare.InternalServerError):
         error = ProviderError(
@@ -90,6 +107,7 @@ def translate(exc: cloudflare.APIError, *, secret: str | None = None) -> Provide
             permanent=False,
             code="provider_unavailable",
             retry_after=retry_after_seconds(exc),
+            kind="unavailable",
         )
     elif isinstance(exc, cloudflare.AuthenticationError):
         error = CredentialsRejected(
@@ -102,6 +120,7 @@ def translate(exc: cloudflare.APIError, *, secret: str | None = None) -> Provide
             f"or the resource is in another account{suffix}",
             permanent=True,
             code="permission_denied",
+            kind="denied",
         )
     elif isinstance(exc, cloudflare.NotFoundError):
         error = ProviderError(
@@ -131,9 +150,32 @@ def translate(exc: cloudflare.APIError, *, secret: str | None = None) -> Provide
         error = ProviderError(
             f"Cloudflare API error: {type(exc).__name__}", permanent=True, code="provider_error"
         )
+    if error.kind is None and _not_api(exc):
+        error.kind = "not_api"
     error.message = _scrub(error.message, secret)
     error.args = (error.message,)
     return error
+
+
+def _connection_kind(exc: cloudflare.APIConnectionError) -> str:
+    """``tls``, ``closed`` or ``unreachable``, from the httpx error behind the SDK's."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc.__cause__
+    while cause is not None and len(chain) < 8:  # httpx -> httpcore -> the socket's error
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, ssl.SSLError) for c in chain):
+        return "tls"
+    if any(isinstance(c, httpx.RemoteProtocolError) for c in chain):
+        return "closed"
+    return "unreachable"
+
+
+def _not_api(exc: cloudflare.APIError) -> bool:
+    """An answer that is not Cloudflare's JSON envelope (an HTML page, another server)."""
+    if isinstance(exc, cloudflare.APIResponseValidationError):
+        return True
+    return isinstance(exc, cloudflare.APIStatusError) and not (getattr(exc, "errors", None) or [])
 
 
 def call_translated(fn: Callable[[], T], *, secret: str | None) -> T:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 
 from docks.models import Dock
-from docks.services import dock_create, dock_set_credentials
+from docks.services import dock_create, dock_update
 from stackdock.management.commands._base import StackDockCommand
 from stackdock.models import Organization
 from stackdock.permissions import Actor
@@ -56,9 +56,15 @@ class Command(StackDockCommand):
                     endpoint_url=opts["moto_url"],
                     emulated=True,
                 )
-            elif dock.endpoint_url != opts["moto_url"]:
-                Dock.objects.filter(pk=dock.pk).update(endpoint_url=opts["moto_url"])
-                dock_set_credentials(actor=actor, dock=dock, credentials=EMULATED_AWS)
+            elif dock.endpoint_url != opts["moto_url"]:  # moto came up on another port
+                # a new endpoint takes the credentials again, checked live (moto is up)
+                dock_update(
+                    actor=actor,
+                    dock=dock,
+                    endpoint_url=opts["moto_url"],
+                    credentials=EMULATED_AWS,
+                    provisioning_credentials={} if dock.provisioning_credentials else None,
+                )
         if login_file.exists():
             email, password = login_file.read_text().split()
             self.stdout.write(f"login: {email} / {password}")
