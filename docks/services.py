@@ -12,9 +12,9 @@ from audit.services import audit_log
 from docks.crypto import envelope_key_id, field_aad, get_keyring
 from docks.models import SECRET_FIELDS, Dock
 from stackdock import outbound
-from stackdock.exceptions import Conflict, ValidationError
+from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import Area, Level, Organization
-from stackdock.permissions import Actor, require
+from stackdock.permissions import Actor, Standing, require, require_rank
 
 CREDENTIAL_PURPOSES = ("validate", "sync", "provision", "rotate", "admin")
 
@@ -546,6 +546,8 @@ GRANT_PERMS = ("view_dock", "provision_dock")
 
 
 def _check_grant(actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
+    """Giving or taking back a grant needs members and docks ``full``, a rank at or
+    above the member's, and the grant itself held (role-wide or on this dock)."""
     if perm not in GRANT_PERMS:
         raise ValidationError(
             f"Unknown grant {perm!r}; valid: {', '.join(GRANT_PERMS)}.",
@@ -553,12 +555,9 @@ def _check_grant(actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
         )
     require(actor, dock.org, Area.MEMBERS, Level.FULL, obj=dock)
     require(actor, dock.org, Area.DOCKS, Level.FULL, obj=dock)
-    if perm == "provision_dock":  # nobody grants more than they hold
-        require(actor, dock.org, Area.PROVISIONING, Level.FULL, obj=dock)
     if membership.org_id != dock.org_id:
-        from stackdock.exceptions import NotFound
-
         raise NotFound("Member not found.")
+    require_rank(actor, membership, new=Standing({}, grants=frozenset({(dock.pk, perm)})))
 
 
 def dock_grant(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:

@@ -35,6 +35,8 @@ class Level(models.TextChoices):
 
 LEVEL_RANK = {Level.NONE: 0, Level.READ: 1, Level.FULL: 2}
 AREAS: tuple[str, ...] = tuple(Area.values)
+#: the built-in role above every other (see ``stackdock.permissions.require_rank``)
+OWNER_ROLE = "owner"
 
 
 def _all(level: Level) -> dict[str, str]:
@@ -107,6 +109,14 @@ class Role(TimeStampedModel):
     def allows(self, area: str, level: str) -> bool:
         return LEVEL_RANK[Level(self.level(area))] >= LEVEL_RANK[Level(level)]
 
+    @property
+    def is_owner(self) -> bool:
+        """The built-in owner role: above every other, whatever their permissions."""
+        return self.builtin and self.name == OWNER_ROLE
+
+    def levels(self) -> dict[str, str]:
+        return {area: self.level(area) for area in AREAS}
+
 
 class Membership(TimeStampedModel):
     user = models.ForeignKey(
@@ -148,6 +158,11 @@ class ApiToken(TimeStampedModel):
     The full token reads ``sdk_<prefix>_<secret>``; ``prefix`` is public and
     indexed so a lookup needs no scan; ``token_hash`` is the SHA-256 of the
     whole token.
+
+    ``scope`` narrows the token: ``None`` acts with the membership's role as it
+    is at each request; a map ``{area: level}`` caps every area at that level
+    (the effective level is the lower of the role's and the scope's), and such a
+    token never acts as an owner. A scope can only narrow, never widen.
     """
 
     membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="tokens")
@@ -157,6 +172,11 @@ class ApiToken(TimeStampedModel):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Per-area cap on the membership's role; null: the role as it is.",
+    )
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -165,6 +185,13 @@ class ApiToken(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({TOKEN_PREFIX}_{self.prefix}_…)"
+
+    def cap(self, area: str) -> str:
+        """The highest level this token may use in ``area`` (its scope's, or full)."""
+        if self.scope is None:
+            return Level.FULL
+        level = self.scope.get(area, Level.NONE)
+        return level if level in LEVEL_RANK else Level.NONE
 
     @property
     def is_active(self) -> bool:

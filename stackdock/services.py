@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from stackdock.auth_cache import auth_changed
-from stackdock.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
+from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import (
     BUILTIN_ROLES,
-    LEVEL_RANK,
+    OWNER_ROLE,
     TOKEN_PREFIX,
     ApiToken,
     Area,
@@ -30,7 +30,7 @@ from stackdock.models import (
     hash_token,
     normalize_permissions,
 )
-from stackdock.permissions import Actor, require
+from stackdock.permissions import Actor, Standing, covers, meet, require, require_rank
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 User = get_user_model()
@@ -112,17 +112,6 @@ def org_create(
     return org, membership
 
 
-def _check_not_above(actor: Actor, permissions: dict[str, str]) -> None:
-    """Nobody grants a role above their own."""
-    if actor.is_system:
-        return
-    for area, level in permissions.items():
-        if LEVEL_RANK[Level(level)] > LEVEL_RANK[Level(actor.level(area))]:
-            raise PermissionDenied(
-                f"You cannot grant {level} on {area}: it is above your own role."
-            )
-
-
 def role_get(*, org: Organization, name: str) -> Role:
     role = Role.objects.filter(org=org, name=name).first()
     if role is None:
@@ -138,7 +127,7 @@ def member_add(
 ) -> Membership:
     require(actor, org, Area.MEMBERS, Level.FULL)
     role = role_get(org=org, name=role_name)
-    _check_not_above(actor, role.permissions)
+    require_rank(actor, new=role)
     with transaction.atomic():
         user, created = user_get_or_create(email=email, password=password)
         try:
@@ -163,7 +152,7 @@ def member_change_role(*, actor: Actor, membership: Membership, role_name: str) 
     org = membership.org
     require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
     role = role_get(org=org, name=role_name)
-    _check_not_above(actor, role.permissions)
+    require_rank(actor, membership, new=role)
     with transaction.atomic():
         old = membership.role.name
         _ensure_an_owner_remains(org, membership, role)
@@ -182,6 +171,7 @@ def member_change_role(*, actor: Actor, membership: Membership, role_name: str) 
 def member_remove(*, actor: Actor, membership: Membership) -> None:
     org = membership.org
     require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
+    require_rank(actor, membership)
     with transaction.atomic():
         _ensure_an_owner_remains(org, membership, None)
         audit_log(
@@ -197,9 +187,11 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
 def _ensure_an_owner_remains(
     org: Organization, membership: Membership, new_role: Role | None
 ) -> None:
-    if membership.role.name != "owner" or (new_role is not None and new_role.name == "owner"):
+    if not membership.role.is_owner or (new_role is not None and new_role.is_owner):
         return
-    owners = Membership.objects.filter(org=org, role__name="owner").exclude(pk=membership.pk)
+    owners = Membership.objects.filter(org=org, role__name=OWNER_ROLE, role__builtin=True).exclude(
+        pk=membership.pk
+    )
     if not owners.exists():
         raise Conflict("An organization must keep at least one owner.")
 
@@ -210,7 +202,7 @@ def role_create(*, actor: Actor, org: Organization, name: str, permissions: Any)
         perms = normalize_permissions(permissions)
     except ValueError as exc:
         raise ValidationError(str(exc), fields={"permissions": [str(exc)]}) from None
-    _check_not_above(actor, perms)
+    require_rank(actor, new=perms)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -235,7 +227,7 @@ def role_change(*, actor: Actor, role: Role, permissions: Any) -> Role:
         perms = normalize_permissions(permissions)
     except ValueError as exc:
         raise ValidationError(str(exc), fields={"permissions": [str(exc)]}) from None
-    _check_not_above(actor, perms)
+    require_rank(actor, role, new=perms)
     with transaction.atomic():
         old = dict(role.permissions)
         role.permissions = perms
@@ -252,6 +244,7 @@ def role_change(*, actor: Actor, role: Role, permissions: Any) -> Role:
 
 def role_delete(*, actor: Actor, role: Role) -> None:
     require(actor, role.org, Area.MEMBERS, Level.FULL, obj=role)
+    require_rank(actor, role)
     if role.builtin:
         raise Conflict(f"Built-in role {role.name!r} cannot be deleted.")
     if role.memberships.exists():
@@ -262,20 +255,41 @@ def role_delete(*, actor: Actor, role: Role) -> None:
 
 
 def token_create(
-    *, actor: Actor, membership: Membership, name: str = "", expires_days: int | None = None
+    *,
+    actor: Actor,
+    membership: Membership,
+    name: str = "",
+    expires_days: int | None = None,
+    role_name: str | None = None,
+    read_only: bool = False,
 ) -> tuple[ApiToken, str]:
     """Create a token for ``membership``; returns it and the secret, shown once.
 
     A member may create tokens for themselves; creating one for someone else
-    needs ``members: full``.
+    needs ``members: full`` and a rank at or above that member's, and the token
+    is then pinned to what that member holds now (``scope``): it never grows
+    with a later promotion. ``role_name`` narrows the token to a role at or below
+    the member's, ``read_only`` to read; a token made by a narrowed token is
+    narrowed as far. A token never carries more than its creator holds.
     """
     org = membership.org
-    if actor.membership is None or actor.membership.pk != membership.pk:
+    own = actor.membership is not None and actor.membership.pk == membership.pk
+    if not own:
         require(actor, org, Area.MEMBERS, Level.FULL, obj=membership)
+        require_rank(actor, membership)
     if expires_days is not None and not (1 <= expires_days <= 3650):
         raise ValidationError(
             "expires_days must be between 1 and 3650.", fields={"expires_days": ["out of range"]}
         )
+    scope = _token_scope(actor, membership, own=own, role_name=role_name, read_only=read_only)
+    base = membership.role.levels()
+    require_rank(
+        actor,
+        new=Standing(
+            base if scope is None else meet(base, scope),
+            owner=scope is None and membership.role.is_owner,
+        ),
+    )
     prefix = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
@@ -286,6 +300,7 @@ def token_create(
             prefix=prefix,
             token_hash=hash_token(secret),
             expires_at=expires_at,
+            scope=scope,
         )
         audit_log(
             actor=actor,
@@ -296,15 +311,40 @@ def token_create(
                 "name": token.name,
                 "for": membership.user.get_username(),
                 "expires_at": expires_at,
+                "scope": scope,
             },
         )
     return token, secret
+
+
+def _token_scope(
+    actor: Actor, membership: Membership, *, own: bool, role_name: str | None, read_only: bool
+) -> dict[str, str] | None:
+    """The cap of a new token (None: the membership's role as it is at each request)."""
+    base = membership.role.levels()
+    scope: dict[str, str] | None = None
+    if role_name:
+        role = role_get(org=membership.org, name=role_name)
+        if not covers(base, role.levels()) or (role.is_owner and not membership.role.is_owner):
+            raise ValidationError(
+                f"A token can be narrowed to a role at or below the member's "
+                f"({membership.role.name}), never widened; {role.name!r} is not.",
+                fields={"role": ["above the member's role"]},
+            )
+        scope = role.levels()
+    if read_only:
+        scope = meet(scope or base, dict.fromkeys(base, Level.READ))
+    narrowed_actor = actor.token is not None and actor.token.scope is not None
+    if not actor.is_system and (not own or narrowed_actor):
+        scope = meet(scope or base, actor.permissions)
+    return scope
 
 
 def token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     membership = token.membership
     if actor.membership is None or actor.membership.pk != membership.pk:
         require(actor, membership.org, Area.MEMBERS, Level.FULL, obj=membership)
+        require_rank(actor, membership)
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

@@ -23,7 +23,7 @@ from frontend.views.base import (
 from stackdock import selectors, services
 from stackdock.exceptions import Conflict, ValidationError
 from stackdock.models import AREAS, Area, Level, Role
-from stackdock.permissions import Actor, require
+from stackdock.permissions import Actor, require, require_rank
 
 
 def _roles(actor: Actor) -> QuerySet[Role]:
@@ -102,6 +102,7 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
         services.member_remove(actor=actor, membership=membership)
         return redirect_to("frontend:members")
     require(actor, actor.org, Area.MEMBERS, Level.FULL, obj=membership)
+    require_rank(actor, membership)  # the same checks member_remove makes, before asking
     return render(
         request,
         "frontend/confirm.html",

@@ -201,6 +201,11 @@ class RoleUpdateSerializer(InputSerializer):
 
 class TokenSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="membership.user.get_username", read_only=True)
+    scope = PermissionsField(
+        read_only=True,
+        allow_null=True,
+        help_text="The cap on the member's role per area; null: the role as it is.",
+    )
     member = serializers.IntegerField(source="membership_id", read_only=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
 
@@ -217,6 +222,7 @@ class TokenSerializer(serializers.ModelSerializer):
             "expires_at",
             "last_used_at",
             "revoked_at",
+            "scope",
         ]
 
 
@@ -238,8 +244,23 @@ class TokenCreateSerializer(InputSerializer):
         required=False,
         min_value=1,
         max_value=2**62,
-        help_text="Membership id to create the token for (needs members: full); default: you.",
+        help_text="Membership id to create the token for (needs members: full and a rank at "
+        "or above that member's; the token is pinned to what they hold now); default: you.",
     )
+    role = serializers.CharField(
+        required=False,
+        max_length=63,
+        help_text="Narrow the token to this role (at or below the member's); never widens.",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # ``read_only`` is an attribute of every DRF field (a serializer is one): declared
+        # as a class attribute it would shadow that, so the input field is added here
+        fields = super().get_fields()
+        fields["read_only"] = serializers.BooleanField(
+            required=False, default=False, help_text="Cap every area at read."
+        )
+        return fields
 
 
 class OrgSerializer(serializers.Serializer):
@@ -253,13 +274,17 @@ class WhoamiTokenSerializer(serializers.Serializer):
     name = serializers.CharField()
     prefix = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
+    scope = PermissionsField(allow_null=True)
 
 
 class WhoamiSerializer(serializers.Serializer):
     user = UserSerializer()
     org = OrgSerializer()
     role = serializers.CharField()
-    permissions = serializers.DictField(child=serializers.CharField())
+    permissions = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Effective: the role's levels, capped by the token's scope.",
+    )
     token = WhoamiTokenSerializer(allow_null=True)
     organizations = serializers.ListField(
         child=serializers.CharField(), help_text="Slugs of every organization you belong to."

@@ -22,14 +22,14 @@ from stackdock.api.serializers import (
     TokenSerializer,
     WhoamiSerializer,
 )
-from stackdock.models import AREAS, Membership
+from stackdock.models import Membership
 
 
 class WhoamiView(ApiView):
     @extend_schema(
         tags=["tenancy"],
         operation_id="whoami",
-        summary="Who you are: user, organization, role, permissions",
+        summary="Who you are: user, organization, role, effective permissions",
         responses=WhoamiSerializer,
     )
     def get(self, request: Request) -> Response:
@@ -54,13 +54,14 @@ class WhoamiView(ApiView):
                 "name": membership.org.name,
             },
             "role": membership.role.name,
-            "permissions": {area: membership.role.level(area) for area in AREAS},
+            "permissions": actor.permissions,
             "token": (
                 {
                     "id": token.pk,
                     "name": token.name,
                     "prefix": token.prefix,
                     "expires_at": token.expires_at,
+                    "scope": token.scope,
                 }
                 if token is not None
                 else None
@@ -81,7 +82,7 @@ class MemberViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Add a member (members: full; not above your own role)",
+        summary="Add a member (members: full; a role at or below your own)",
         request=MemberCreateSerializer,
         responses={201: MemberSerializer},
     )
@@ -99,7 +100,7 @@ class MemberViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Change a member's role (members: full; not above your own role)",
+        summary="Change a member's role (members: full; the member and the role at or below you)",
         request=MemberUpdateSerializer,
         responses=MemberSerializer,
     )
@@ -112,7 +113,9 @@ class MemberViewSet(ApiViewSet):
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(
-        tags=["tenancy"], summary="Remove a member (members: full)", responses={204: None}
+        tags=["tenancy"],
+        summary="Remove a member (members: full; the member at or below you)",
+        responses={204: None},
     )
     def destroy(self, request: Request, pk: Any) -> Response:
         membership = selectors.member_get(actor=self.actor, member_id=parse_int_id(pk, "Member"))
@@ -144,7 +147,7 @@ class RoleViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Change a custom role's permissions (members: full)",
+        summary="Change a custom role's permissions (members: full; old and new at or below you)",
         request=RoleUpdateSerializer,
         responses=RoleSerializer,
     )
@@ -157,7 +160,7 @@ class RoleViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Delete a custom role nobody has (members: full)",
+        summary="Delete a custom role nobody has (members: full; at or below you)",
         responses={204: None},
     )
     def destroy(self, request: Request, pk: Any) -> Response:
@@ -177,7 +180,7 @@ class TokenViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Create an API token (the secret is in this response only)",
+        summary="Create an API token, optionally narrowed (the secret is in this response only)",
         request=TokenCreateSerializer,
         responses={201: TokenCreatedSerializer},
     )
@@ -185,7 +188,8 @@ class TokenViewSet(ApiViewSet):
         data = self.validated(TokenCreateSerializer)
         actor = self.actor
         membership = actor.membership
-        if data.get("member") is not None:
+        assert membership is not None
+        if data.get("member") not in (None, membership.pk):  # your own id needs no lookup
             membership = selectors.member_get(actor=actor, member_id=data["member"])
         assert membership is not None
         token, secret = services.token_create(
@@ -193,13 +197,15 @@ class TokenViewSet(ApiViewSet):
             membership=membership,
             name=data.get("name") or "token",
             expires_days=data.get("expires_days"),
+            role_name=data.get("role"),
+            read_only=data.get("read_only", False),
         )
         token.token = secret  # type: ignore[attr-defined]
         return Response(TokenCreatedSerializer(token).data, status=201)
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Revoke an API token (yours, or any with members: full)",
+        summary="Revoke an API token (yours, or with members: full one of a member at or below you)",
         responses={204: None},
     )
     def destroy(self, request: Request, pk: Any) -> Response:
