@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.db import models
+from guardian.models import UserObjectPermissionBase
 
 from docks.changes import DockQuerySet, UniversalQuerySet, rows_changed, table_of
 from stackdock.outbound import validate_endpoint_url
@@ -249,3 +250,22 @@ def universal_columns(table: str, universal: dict[str, object]) -> dict[str, obj
     if "name" in values:
         values["name"] = str(values["name"])[:255]
     return values
+
+
+class DockGrant(TimeStampedModel, UserObjectPermissionBase):
+    """A member's object grant on one dock: django-guardian's direct foreign-key table
+    for Dock (``view_dock`` / ``provision_dock``; see ``stackdock.permissions``).
+
+    A grant dies with its dock (the foreign key cascades) and with its membership
+    (``docks.services.dock_grants_end_for``, called by ``member_remove``); both removals
+    are audited with the grants they ended.
+    """
+
+    content_object = models.ForeignKey(Dock, on_delete=models.CASCADE, related_name="grants")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        ordering = ["content_object", "user", "permission"]
+        verbose_name = "dock grant"
+
+    def __str__(self) -> str:
+        return f"{self.permission.codename} on {self.content_object_id} for user {self.user_id}"

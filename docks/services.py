@@ -479,7 +479,8 @@ def dock_delete(*, actor: Actor, dock: Dock, orphan: bool = False) -> None:
             org=dock.org,
             operation="dock.delete",
             target=dock,
-            metadata={"orphaned": count},
+            # the dock's grants die with it (their foreign key cascades): say which
+            metadata={"orphaned": count, "grants_revoked": _described(dock.grants.all())},
         )
         dock.delete()
 
@@ -558,6 +559,32 @@ def _check_grant(actor: Actor, dock: Dock, membership: Any, perm: str) -> None:
     if membership.org_id != dock.org_id:
         raise NotFound("Member not found.")
     require_rank(actor, membership, new=Standing({}, grants=frozenset({(dock.pk, perm)})))
+
+
+def _described(grants: Any) -> list[dict[str, str]]:
+    return [
+        {
+            "dock": str(g.content_object_id),
+            "dock_name": g.content_object.name,
+            "user": g.user.get_username(),
+            "perm": g.permission.codename,
+        }
+        for g in grants.select_related("content_object", "user", "permission").order_by("pk")
+    ]
+
+
+def dock_grants_end_for(*, membership: Any) -> list[dict[str, str]]:
+    """End every dock grant of ``membership`` (its user's grants on its organization's
+    docks): grants die with the membership. Returns what was ended, for the caller's
+    audit event; call it inside the caller's transaction, before the membership goes."""
+    from docks.models import DockGrant
+
+    grants = DockGrant.objects.filter(
+        user_id=membership.user_id, content_object__org_id=membership.org_id
+    )
+    ended = _described(grants)
+    grants.delete()
+    return ended
 
 
 def dock_grant(*, actor: Actor, dock: Dock, membership: Any, perm: str) -> None:

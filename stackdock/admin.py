@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest
 
 from audit.services import audit_log
@@ -118,14 +119,14 @@ class MembershipAdmin(admin.ModelAdmin):
         )
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        audit_log(
-            actor=admin_actor(request, obj.org),
-            org=obj.org,
-            operation="member.remove",
-            target=obj,
-            metadata={"user": obj.user.get_username()},
-        )
-        super().delete_model(request, obj)
+        from stackdock.services import membership_delete
+
+        with transaction.atomic():
+            membership_delete(actor=admin_actor(request, obj.org), membership=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset.select_related("org", "user"):  # one by one: each audited
+            self.delete_model(request, obj)
 
 
 @admin.register(ApiToken)

@@ -174,14 +174,24 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
     require_rank(actor, membership)
     with transaction.atomic():
         _ensure_an_owner_remains(org, membership, None)
-        audit_log(
-            actor=actor,
-            org=org,
-            operation="member.remove",
-            target=membership,
-            metadata={"user": membership.user.get_username()},
-        )
-        membership.delete()
+        membership_delete(actor=actor, membership=membership)
+
+
+def membership_delete(*, actor: Actor, membership: Membership) -> None:
+    """Delete a membership with its dock grants (grants die with the membership), audited
+    with the grants it ended. The caller checked authority and holds a transaction;
+    ``member_remove`` and Django admin's delete come here."""
+    from docks.services import dock_grants_end_for
+
+    ended = dock_grants_end_for(membership=membership)
+    audit_log(
+        actor=actor,
+        org=membership.org,
+        operation="member.remove",
+        target=membership,
+        metadata={"user": membership.user.get_username(), "grants_revoked": ended},
+    )
+    membership.delete()
 
 
 def _ensure_an_owner_remains(
