@@ -12,6 +12,7 @@ from audit.models import AuditStatus
 from docks.models import ProvisioningSource, ProvisioningState
 from provisioning.models import FailurePolicy, OperationKind, OperationStatus
 from stackdock.models import AREAS, Level
+from stackdock.outbound import validate_endpoint_url
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -40,14 +41,24 @@ def dock_name_field() -> forms.CharField:
     )
 
 
+class EndpointField(forms.URLField):
+    """A URL input that never shows back a value carrying ``user:password@`` (refused by
+    the validator; the password would otherwise sit in the page's HTML)."""
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        value = super().bound_data(data, initial)
+        return "" if isinstance(value, str) and "@" in value else value
+
+
 def endpoint_field() -> forms.URLField:
-    return forms.URLField(
+    return EndpointField(
         label="Endpoint override",
         required=False,
         max_length=500,
         assume_scheme="https",
-        help_text="Only for emulators and compatible services (moto, LocalStack, MinIO). "
-        "Leave empty for the real provider.",
+        validators=[validate_endpoint_url],
+        help_text="Only for emulators and compatible services (moto, LocalStack, MinIO) "
+        "on a host this installation allows. Leave empty for the real provider.",
     )
 
 

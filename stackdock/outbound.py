@@ -369,12 +369,13 @@ def validate_endpoint_url(value: Any) -> None:
 
 
 # --- what to say when an allowed endpoint fails -----------------------------------------
-#: a connection's classified outcome -> the words shown for it (nothing the server sent)
+#: a connection's classified outcome -> the words shown for it, after "the endpoint"
+#: (nothing the server sent)
 REASONS = {
-    "refused": "refused by StackDock's outbound policy",
-    "unreachable": "could not connect (nothing listening, or unreachable)",
+    "refused": "is refused by StackDock's outbound policy",
+    "unreachable": "could not be reached (nothing listening, or no route)",
     "timeout": "did not answer in time",
-    "tls": "TLS error (certificate or protocol)",
+    "tls": "failed the TLS handshake (certificate or protocol)",
     "closed": "closed the connection without an HTTP answer",
     "not_api": "answered, but not like the provider's API",
     "rejected": "rejected the credentials",

@@ -158,3 +158,70 @@ def test_role_admin_shows_a_permission_matrix(staff, org):
     role.refresh_from_db()
     assert role.permissions["audit"] == "full"
     assert AuditEvent.objects.filter(operation="role.change").exists()
+
+
+@pytest.mark.django_db
+def test_an_existing_dock_cannot_change_organization_provider_or_endpoint(
+    staff, org, other_org, owner
+):
+    """Where and on whose behalf a dock's credentials go is fixed in admin (rule 9; a new
+    endpoint takes the credentials again, through the API or the CLI)."""
+    dock = dock_create(
+        actor=actor_of(owner),
+        org=org,
+        name="aws",
+        provider="aws",
+        credentials={"secret_access_key": CANARY},
+        endpoint_url="http://127.0.0.1:4566",
+    )
+    page = staff.get(f"/admin/docks/dock/{dock.pk}/change/").content.decode()
+    for field in ("org", "provider", "endpoint_url"):
+        assert f'name="{field}"' not in page  # shown, not editable
+    response = staff.post(
+        f"/admin/docks/dock/{dock.pk}/change/",
+        {
+            "org": other_org.pk,
+            "name": "aws",
+            "provider": "cloudflare",
+            "endpoint_url": "http://127.0.0.1:9999",
+            "sync_interval_seconds": 120,
+            "new_credentials": "",
+            "new_provisioning_credentials": "",
+        },
+    )
+    assert response.status_code == 302
+    dock.refresh_from_db()
+    assert (dock.org_id, dock.provider, dock.endpoint_url) == (
+        org.pk,
+        "aws",
+        "http://127.0.0.1:4566",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("endpoint", "words"),
+    [
+        ("http://admin:pw@127.0.0.1:4566", "user:password@"),
+        ("http://127.0.0.1:70000", "port"),
+        ("http://169.254.169.254/", "metadata"),
+        ("https://minio.example.com", "allow-list"),
+    ],
+)
+def test_a_new_dock_in_admin_goes_through_the_outbound_policy(staff, org, endpoint, words):
+    response = staff.post(
+        "/admin/docks/dock/add/",
+        {
+            "org": org.pk,
+            "name": "aws",
+            "provider": "aws",
+            "endpoint_url": endpoint,
+            "sync_interval_seconds": 120,
+            "new_credentials": "",
+            "new_provisioning_credentials": "",
+        },
+    )
+    assert response.status_code == 200  # the form again, with the error
+    errors = " ".join(response.context["adminform"].form.errors.get("endpoint_url", []))
+    assert words in errors
+    assert not Dock.objects.exists()

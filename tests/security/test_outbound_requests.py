@@ -242,3 +242,46 @@ def test_emulated_loopback_endpoints_work_in_test_settings(owner, provider, moto
     url = moto if provider == "aws" else cf_emulator.base_url
     response = post_dock(owner, provider, url)
     assert response.status_code == 201, response.json()
+
+
+# --- one validator: user:password@ is refused everywhere --------------------------------------
+USERINFO = "http://admin:hunter2@127.0.0.1:4566"
+
+
+def test_user_and_password_in_an_endpoint_are_refused_everywhere(owner, client, settings):
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    from tests.factories import DockFactory
+
+    # the model (admin forms and full_clean)
+    with pytest.raises(DjangoValidationError) as model:
+        Dock(org=owner.org, name="m", provider="aws", endpoint_url=USERINFO).full_clean()
+    assert "endpoint_url" in model.value.message_dict
+    # the service
+    with pytest.raises(Exception) as service:
+        dock_create(
+            actor=Actor.system("t", owner.org),
+            org=owner.org,
+            name="s",
+            provider="aws",
+            credentials=AWS,
+            endpoint_url=USERINFO,
+        )
+    assert "endpoint_url" in getattr(service.value, "fields", {})
+    # the API: create and change
+    api = client_with(secret_for(owner))
+    assert post_dock(owner, "aws", USERINFO).json()["error"]["fields"].keys() == {"endpoint_url"}
+    dock = DockFactory(org=owner.org, provider="aws")
+    patched = api.patch(
+        f"/api/v1/docks/{dock.pk}", {"endpoint_url": USERINFO, "credentials": AWS}, format="json"
+    )
+    assert patched.status_code == 400 and "endpoint_url" in patched.json()["error"]["fields"]
+    # the dashboard
+    client.force_login(owner.user)
+    page = client.post(
+        "/dashboard/docks/add/aws/",
+        {"name": "d", "endpoint_url": USERINFO, "access_key_id": AWS["access_key_id"]},
+    )
+    assert "user:password@" in " ".join(page.context["form"].errors["endpoint_url"])
+    assert "hunter2" not in page.content.decode()
+    assert not Dock.objects.exclude(pk=dock.pk).exists()

@@ -1,4 +1,4 @@
-"""``docks [list|add|rotate|sync|remove]``: the organization's provider accounts.
+"""``docks [list|add|rotate|set-endpoint|sync|remove]``: the organization's provider accounts.
 
 Credentials are never taken from the command line for secret fields (they
 would land in the shell history and the process list): they come from
@@ -223,6 +223,52 @@ def rotate(
         f"Credentials of dock {result.get('name')} rotated; the previous ones are erased "
         f"at {result.get('previous_credentials_expire_at') or 'once unused'}."
     )
+
+
+@docks_app.command(
+    "set-endpoint",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+@handles_errors
+def set_endpoint(
+    ctx: typer.Context,
+    dock: DockArgument,
+    endpoint_url: Annotated[
+        str,
+        typer.Argument(help="The new endpoint; an empty string for the provider's own."),
+    ],
+    credentials_file: CredentialsFileOption = None,
+    provisioning_credentials_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--provisioning-credentials-file",
+            help="The separate provisioning credentials, when the dock keeps them "
+            "(a file holding {} drops them).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a dock to a new endpoint. Its stored credentials are never sent there: you
+    enter them again (checked live at the new endpoint; needs credentials: full)."""
+    out = Output(json_mode=as_json)
+    state = state_of(ctx)
+    client = state.client(out)
+    target = find_dock(client, dock)
+    provider = str(target.get("provider"))
+    schema = find_provider(state.providers(), provider).get("credentials") or {}
+    creds = collect_credentials(schema, list(ctx.args), credentials_file, what=provider, out=out)
+    body: dict[str, Any] = {"endpoint_url": endpoint_url, "credentials": creds}
+    if provisioning_credentials_file:
+        prov = load_spec_file(provisioning_credentials_file, flag="--provisioning-credentials-file")
+        if prov:
+            validate_spec(prov, schema, what=provider, prefix="provisioning_credentials")
+        body["provisioning_credentials"] = prov
+    result = client.patch(dock_path(str(target["id"])), body)
+    if as_json:
+        out.json(result)
+        return
+    where = result.get("endpoint_url") or "the provider's own endpoint"
+    out.print(f"Dock {result.get('name')} now talks to {where}, with the credentials entered.")
 
 
 @docks_app.command("sync")
