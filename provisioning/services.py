@@ -57,12 +57,19 @@ def request_fingerprint(body: Any) -> str:
 
 
 def _spec_error(exc: SpecError, prefix: str = "") -> ValidationError:
+    """The engine's errors by field; the message names them ("spec.name: must be ..." or
+    "2 problems: ...") in the caller's terms, not the engine's ("errors in stack
+    specification" for a single resource's spec)."""
     fields: dict[str, list[str]] = {}
     for path, message in exc.errors:
         fields.setdefault(f"{prefix}{path}" if path else prefix.rstrip(".") or "spec", []).append(
             message
         )
-    return ValidationError(str(exc), fields=fields)
+    lines = [f"{path}: {message}" for path, messages in fields.items() for message in messages]
+    if not lines:
+        return ValidationError(str(exc), fields=fields)
+    text = lines[0] if len(lines) == 1 else f"{len(lines)} problems: " + "; ".join(lines)
+    return ValidationError(text, fields=fields)
 
 
 def _idempotent(org: Organization, key: str, request_hash: str) -> Operation | None:

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from stackdock.utils.messages import rule_words
+
 #: The universal tables an adapter can fill, by their API/URL name.
 UNIVERSAL_TABLES = ("servers", "web-services", "domains", "databases", "buckets")
 
@@ -90,7 +92,9 @@ class AlreadyExists(ProviderError):
 class SpecModel(BaseModel):
     """Base for resource spec models: unknown fields are an error, not ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=rule_words
+    )
 
 
 class CredentialsModel(BaseModel):
@@ -101,7 +105,9 @@ class CredentialsModel(BaseModel):
     nothing ever displays them.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=rule_words
+    )
 
     @classmethod
     def secret_fields(cls) -> frozenset[str]:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from docks.adapters.base import UNIVERSAL_TABLES, Adapter, ResourceType, SpecModel
+from stackdock.utils.messages import error_words
 
 from .errors import SpecError, UnknownProvider, UnknownResourceType
 
@@ -24,14 +25,15 @@ def join_path(*parts: object) -> str:
 
 
 def pydantic_errors(exc: ValidationError, *, path: str = "") -> list[tuple[str, str]]:
-    """Turn a pydantic error into ``(path, message)`` pairs.
+    """Turn a pydantic error into ``(path, message)`` pairs, the message in words
+    (``stackdock.utils.messages``).
 
-    Only pydantic's message is used, never the offending input: a rejected
-    value may be a secret.
+    Never the offending input: a rejected value may be a secret (the context used
+    holds the rule's limits, patterns and allowed values, not the input).
     """
     return [
-        (join_path(path, *err["loc"]), err["msg"])
-        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+        (join_path(path, *err["loc"]), error_words(err))
+        for err in exc.errors(include_url=False, include_input=False)
     ]
 
 
@@ -109,16 +111,16 @@ class Registry:
         errors: list[tuple[str, str]] = []
         for name in unknown:
             if name not in model.model_fields:
-                errors.append((join_path(path, name), "Extra inputs are not permitted"))
+                errors.append((join_path(path, name), error_words({"type": "extra_forbidden"})))
         known = {k: v for k, v in properties.items() if k not in unknown}
         try:
             model.model_validate(known)
         except ValidationError as exc:
-            for err in exc.errors(include_url=False, include_input=False, include_context=False):
+            for err in exc.errors(include_url=False, include_input=False):
                 loc = err["loc"]
                 if loc and loc[0] in unknown:
                     continue
-                errors.append((join_path(path, *loc), err["msg"]))
+                errors.append((join_path(path, *loc), error_words(err)))
         return errors
 
     def normalize_known(

@@ -339,15 +339,61 @@ def load_spec_file(path: Path, *, flag: str = "--spec") -> dict[str, Any]:
 
 # --- validation ----------------------------------------------------------------------------
 def _message(error: SchemaError, field: Field | None) -> str:
-    if error.validator == "required":
+    """The rule in words, as the server words it; never a secret's value.
+
+    A pattern's words come from the server's schema (``x-rule``); without them the
+    message says the value is not in the field's form, never the regular expression.
+    """
+    fallback = "is not valid" if field is not None and field.secret else error.message
+    if error.validator == "pattern":
+        rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
+        return f"must be {rule}" if rule else "is not in the form this field takes"
+    return schema_words(str(error.validator), error.validator_value, fallback)
+
+
+def _items(n: Any, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def schema_words(validator: str, value: Any, message: str) -> str:
+    """One JSON Schema error (the failing keyword and its value) in words, as the server
+    words pydantic's (stackdock/utils/messages.py)."""
+    if validator == "minLength":
+        return f"must be at least {_items(value, 'character', 'characters')} long"
+    if validator == "maxLength":
+        return f"must be at most {_items(value, 'character', 'characters')} long"
+    if validator == "minItems":
+        return f"must have at least {_items(value, 'item', 'items')}"
+    if validator == "maxItems":
+        return f"must have at most {_items(value, 'item', 'items')}"
+    if validator == "minimum":
+        return f"must be at least {value}"
+    if validator == "maximum":
+        return f"must be at most {value}"
+    if validator == "exclusiveMinimum":
+        return f"must be more than {value}"
+    if validator == "exclusiveMaximum":
+        return f"must be less than {value}"
+    if validator == "type":
+        names = {
+            "string": "text",
+            "integer": "a whole number",
+            "number": "a number",
+            "boolean": "true or false",
+            "object": "a mapping of names to values",
+            "array": "a list",
+        }
+        wanted = value if isinstance(value, list) else [value]
+        return "must be " + " or ".join(names.get(str(w), str(w)) for w in wanted if w != "null")
+    if validator in ("enum", "const"):
+        options = [repr(o) for o in (value if isinstance(value, list) else [value])]
+        listed = options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
+        return f"must be one of {listed}"
+    if validator == "required":
         return "required"
-    if error.validator == "additionalProperties":
-        return "unknown field"
-    if field is not None and field.secret:
-        return f"invalid value ({error.validator} check failed)"
-    if error.validator == "enum" and isinstance(error.validator_value, list):
-        return "must be one of: " + ", ".join(str(v) for v in error.validator_value)
-    return error.message
+    if validator == "additionalProperties":
+        return "is not a field here"
+    return message
 
 
 def validate_spec(
@@ -372,7 +418,7 @@ def validate_spec(
                 problems[f"{prefix}.{required.name}"] = ["required"]
     unknown = [name for name in spec if name not in fields]
     for name in unknown:
-        problems.setdefault(f"{prefix}.{name}", []).append("unknown field")
+        problems.setdefault(f"{prefix}.{name}", []).append("is not a field here")
     for name, value in spec.items():
         field = fields.get(name)
         if field is None or (value is None and field.nullable):

@@ -31,6 +31,7 @@ app = typer.Typer(
     "validation; 3 authentication or permission; 4 not found; 5 server unreachable or "
     "timed out. Docs: docs/CLI.md.",
     add_completion=False,
+    rich_markup_mode=None,
     # tracebacks must never show local variables: one of them may be the token
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -23,6 +23,7 @@ TimeoutOption = Annotated[
     typer.Option(
         "--timeout",
         min=0,
+        metavar="SECONDS",
         help="Stop waiting after this many seconds (exit 5; the operation goes on).",
         show_default=False,
     ),

@@ -48,14 +48,23 @@ Column = tuple[str, str]  # (key in the row, header)
 
 
 def cell(value: Any) -> str:
-    """A value as table text: None -> "-", bools yes/no, containers as compact JSON."""
+    """A value as table text: None -> "-", bools yes/no, a list of plain values as
+    ``a, b``, a mapping of plain values as ``k=v, k=v``, anything deeper as compact JSON."""
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list | tuple) and all(_scalar(v) for v in value):
+        return ", ".join(cell(v) for v in value) if value else "-"
+    if isinstance(value, dict) and all(_scalar(v) for v in value.values()):
+        return ", ".join(f"{k}={cell(v)}" for k, v in sorted(value.items())) if value else "-"
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
     return str(value)
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def short_time(value: Any) -> str:

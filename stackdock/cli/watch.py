@@ -12,6 +12,7 @@ message says how to resume (``stackdock status ID --watch``) or cancel it.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,15 +50,39 @@ def resume_hint(op_id: Any) -> str:
     )
 
 
-def event_line(event: dict[str, Any]) -> str:
-    """``05:02:11  web  create  succeeded  (1.2 s)  message`` for one event."""
+#: the stack a single-resource operation runs in, named by the server for itself
+_SINGLE_STACK = re.compile(r"\bstack _single-[a-z0-9-]+")
+#: the engine's summary keys as words, in the closing line ("created 3, rolled_back 3")
+_RAW_WORDS = {"rolled_back": "rolled back"}
+
+
+def single_label(op: dict[str, Any], name: str | None = None) -> str | None:
+    """What to call the one resource of a single-resource operation (None for a stack's):
+    its name when known, else ``table/id``."""
+    resource = op.get("resource") or {}
+    if op.get("stack") or not isinstance(resource, dict) or not resource.get("table"):
+        return None
+    return name or f"{resource['table']}/{resource.get('id')}"
+
+
+def event_line(event: dict[str, Any], *, single: str | None = None) -> str:
+    """``05:02:11  web  create  succeeded  (1.2 s)  message`` for one event.
+
+    For a single-resource operation (``single``: its label) the step is named by the
+    resource, not by the engine's key ``resource`` or the server's internal stack name.
+    """
     at = short_time(event.get("at"))[11:] or "--:--:--"
     resource = event.get("resource") or "*"
+    message = str(event.get("message") or "")
+    if single is not None:
+        resource = single if resource == "resource" else resource
+        message = _SINGLE_STACK.sub(single, message)
+    for raw, words in _RAW_WORDS.items():
+        message = message.replace(raw, words)
     parts = [at, str(resource), str(event.get("action") or ""), str(event.get("status") or "")]
     duration = event.get("duration_ms")
     if isinstance(duration, int | float):
         parts.append(f"({duration / 1000:.1f} s)")
-    message = str(event.get("message") or "")
     if message:
         parts.append(message)
     return "  ".join(p for p in parts if p)
@@ -86,6 +111,7 @@ class Watcher:
         timeout: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        resource_name: str | None = None,
     ) -> None:
         self.client = client
         self.out = out
@@ -98,11 +124,14 @@ class Watcher:
         self.clock = clock
         self.events: list[dict[str, Any]] = []
         self._after = 0
+        self.resource_name = resource_name  # a single resource's name, for its steps
+        self._single: str | None = None
 
     def poll(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The operation now, and the events not seen before."""
         params = {"events_after": self._after} if self._after else {}
         op = self.client.get(f"/operations/{self.op_id}", **params)
+        self._single = single_label(op, self.resource_name)
         new = [e for e in op.get("events") or [] if int(e.get("seq") or 0) > self._after]
         for event in new:
             self._after = max(self._after, int(event.get("seq") or 0))
@@ -140,7 +169,7 @@ class Watcher:
         if self.json_lines:
             self.out.json_line({"type": "event", "operation": self.op_id, **event})
         elif not self.quiet:
-            printer(event_line(event))
+            printer(event_line(event, single=self._single))
 
     def _run_plain(self, deadline: float | None) -> dict[str, Any]:
         while True:

@@ -27,6 +27,7 @@ NAME = {
     "minLength": 1,
     "maxLength": 63,
     "pattern": "^[a-z0-9][a-z0-9.-]*$",
+    "x-rule": "lowercase letters, digits, dots and hyphens, starting with a letter or digit",
 }
 SANDBOX_SCHEMA = {
     "additionalProperties": False,

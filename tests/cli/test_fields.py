@@ -122,7 +122,16 @@ def test_validation_reports_pattern_and_enum_problems_per_field():
         validate_spec({"name": "Bad Name", "fail": "sometimes"}, SANDBOX_SCHEMA, what="sandbox")
     fields = caught.value.fields
     assert set(fields) == {"spec.name", "spec.fail"}
-    assert "does not match" in fields["spec.name"][0]
+    assert fields["spec.name"] == [
+        "must be lowercase letters, digits, dots and hyphens, starting with a letter or digit"
+    ]  # the server's words for the pattern (x-rule), never the regular expression
+    assert fields["spec.fail"] == [
+        "must be one of 'transient', 'permanent' or 'crash-after-create'"
+    ]
+    bare = {**SANDBOX_SCHEMA, "properties": {"name": {"type": "string", "pattern": "^a$"}}}
+    with pytest.raises(CliError) as caught:
+        validate_spec({"name": "b"}, bare, what="sandbox")
+    assert caught.value.fields == {"spec.name": ["is not in the form this field takes"]}
 
 
 def test_valid_spec_passes():

@@ -99,8 +99,13 @@ def test_spec_file_values_are_overridden_by_flags(cli, provisioning, tmp_path):
 def test_local_validation_error_exits_2_names_the_field_and_sends_nothing(cli, provisioning):
     result = cli("provision", "sandbox", "server", "--name", "Not Valid!", "--fail", "often")
     assert result.exit_code == 2
-    assert "Invalid spec for sandbox server: --name: 'Not Valid!' does not match" in result.stderr
-    assert "spec.fail: must be one of: transient, permanent, crash-after-create" in result.stderr
+    assert (
+        "Invalid spec for sandbox server: --name: must be lowercase letters, digits, dots and "
+        "hyphens, starting with a letter or digit." in result.stderr
+    )
+    assert "spec.fail: must be one of 'transient', 'permanent' or 'crash-after-create'" in (
+        result.stderr
+    )
     assert provisioning.sent("POST", "/provision") == []
 
 

@@ -80,7 +80,8 @@ def test_validation_errors_in_yaml_carry_the_line_of_the_field(parse) -> None:
     assert info.value.errors == [
         (
             "resources.web.properties.name",
-            "String should match pattern '^[a-z0-9][a-z0-9.-]*$' (line 7)",
+            "must be lowercase letters, digits, dots and hyphens, starting with a letter or digit"
+            " (line 7)",
         ),
         ("resources.x.dock", "unknown dock 'nope' (line 8)"),
     ]

@@ -69,7 +69,7 @@ def test_bad_credential_field_is_shown_beside_it(login, owner, moto):
     response = login(owner).post("/dashboard/docks/add/aws/", aws_form(moto, access_key_id="nope"))
     html = response.content.decode()
     block = html.split('data-field="access_key_id"')[1].split('data-field="secret_access_key"')[0]
-    assert "String should have at least 16 characters" in block
+    assert "must be at least 16 characters long" in block
     assert CANARY not in html
 
 

@@ -125,7 +125,7 @@ def test_bad_name_is_shown_beside_the_name_input_and_nothing_is_queued(login, ow
     response, _ = provision(login(owner), sandbox_dock, name="Not A Valid Name!")
     assert response.status_code == 400
     html = response.content.decode()
-    assert "String should match pattern" in field_block(html, "name")
+    assert "must be lowercase letters, digits, dots and hyphens" in field_block(html, "name")
     assert 'value="Not A Valid Name!"' in html  # what was typed stays
     assert not Operation.objects.exists() and not Bucket.objects.exists()
 

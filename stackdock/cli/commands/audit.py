@@ -71,8 +71,12 @@ def register(app: typer.Typer) -> None:
         status: Annotated[
             str | None, typer.Option("--status", help="e.g. success, failure, denied.")
         ] = None,
-        target_type: Annotated[str | None, typer.Option("--target-type")] = None,
-        limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+        target_type: Annotated[
+            str | None, typer.Option("--target-type", help="e.g. docks.dock, provisioning.stack.")
+        ] = None,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, metavar="N", help="At most this many.")
+        ] = 50,
         export: Annotated[
             ExportFormat | None,
             typer.Option("--export", help="Stream the whole (filtered) log as csv or jsonl."),

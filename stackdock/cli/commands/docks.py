@@ -190,6 +190,7 @@ def rotate(
         typer.Option(
             "--grace",
             min=0,
+            metavar="SECONDS",
             help="Seconds the previous credentials stay (encrypted) before they are erased.",
         ),
     ] = 3600,

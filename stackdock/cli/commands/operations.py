@@ -10,9 +10,18 @@ from stackdock.cli import errors
 from stackdock.cli.context import handles_errors, state_of
 from stackdock.cli.options import JsonOption, TimeoutOption, parse_since
 from stackdock.cli.output import Output
-from stackdock.cli.watch import TERMINAL, Watcher, event_line, finish, operation_title
+from stackdock.cli.watch import (
+    TERMINAL,
+    Watcher,
+    event_line,
+    finish,
+    operation_title,
+    single_label,
+)
 
-OpId = Annotated[int, typer.Argument(help="The operation (provision) id.", min=1)]
+OpId = Annotated[
+    int, typer.Argument(help="The operation's number (see `stackdock ops`).", metavar="ID")
+]
 
 OP_COLUMNS = [
     ("id", "Id"),
@@ -59,7 +68,7 @@ def show_operation(out: Output, op: dict[str, Any]) -> None:
     if events:
         out.print("")
         for event in events:
-            out.print(event_line(event))
+            out.print(event_line(event, single=single_label(op)))
 
 
 def register(app: typer.Typer) -> None:
@@ -120,10 +129,12 @@ def register(app: typer.Typer) -> None:
         since: Annotated[
             str | None, typer.Option("--since", help="30m, 2h, 7d, 1w or an ISO date.")
         ] = None,
-        limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+        limit: Annotated[
+            int, typer.Option("--limit", min=1, metavar="N", help="At most this many.")
+        ] = 50,
         as_json: JsonOption = False,
     ) -> None:
-        """Recent operations, newest first (listProvisioningOperations)."""
+        """Recent operations, newest first."""
         out = Output(json_mode=as_json)
         params = {
             "status": status,

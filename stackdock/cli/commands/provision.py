@@ -125,12 +125,16 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 out.json(receipt)
             else:
-                out.print(f"Queued provision #{op_id} ({what} on dock {dock_name}).")
-                out.print(f"Follow it: stackdock status {op_id} --watch")
+                out.print(
+                    f"Provisioning {what} on dock {dock_name}: queued as operation #{op_id}. "
+                    f"Follow it: stackdock status {op_id} --watch"
+                )
             return
         label = spec.get("name") or ""
         out.print(f"Provisioning {what} {label} on dock {dock_name}: operation #{op_id}")
-        watcher = Watcher(client, out, op_id, quiet=as_json, timeout=timeout)
+        watcher = Watcher(
+            client, out, op_id, quiet=as_json, timeout=timeout, resource_name=label or None
+        )
         op = watcher.run()
         code = finish(out, op, as_json=as_json)
         if code == errors.OK and not as_json:

@@ -72,7 +72,7 @@ def _wait(
             out.json(receipt)
         else:
             out.print(
-                f"Queued {what}: operation #{op_id}. Follow it: stackdock status {op_id} --watch"
+                f"{what}: queued as operation #{op_id}. Follow it: stackdock status {op_id} --watch"
             )
         return
     out.print(f"{what}: operation #{op_id}")
@@ -94,10 +94,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         dock: Annotated[str | None, typer.Option("--dock", help="Dock name or id.")] = None,
-        provider: Annotated[str | None, typer.Option("--provider")] = None,
+        provider: Annotated[
+            str | None, typer.Option("--provider", help="aws, cloudflare, sandbox...")
+        ] = None,
         source: Annotated[
             str | None,
-            typer.Option("--source", help="sst (in a stack), api (provisioned alone) or manual."),
+            typer.Option(
+                "--source",
+                help="sst (managed by a stack), api (provisioned alone) or manual (discovered).",
+            ),
         ] = None,
         state_filter: Annotated[
             str | None,
@@ -105,7 +110,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         search: Annotated[str | None, typer.Option("--search", help="Part of a name.")] = None,
         limit: Annotated[
-            int, typer.Option("--limit", min=1, help="At most this many per table.")
+            int, typer.Option("--limit", min=1, metavar="N", help="At most this many per table.")
         ] = 200,
         as_json: JsonOption = False,
     ) -> None:
@@ -138,7 +143,9 @@ def register(app: typer.Typer) -> None:
         table: Annotated[
             str, typer.Argument(help="servers, web-services, domains, databases or buckets.")
         ],
-        resource_id: Annotated[int, typer.Argument(help="The resource's id.", min=1)],
+        resource_id: Annotated[
+            int, typer.Argument(help="The resource's id (see `stackdock resources`).", metavar="ID")
+        ],
         no_wait: NoWaitOption = False,
         timeout: TimeoutOption = None,
         as_json: JsonOption = False,
@@ -183,7 +190,9 @@ def register(app: typer.Typer) -> None:
         table: Annotated[
             str, typer.Argument(help="servers, web-services, domains, databases or buckets.")
         ],
-        resource_id: Annotated[int, typer.Argument(help="The resource's id.", min=1)],
+        resource_id: Annotated[
+            int, typer.Argument(help="The resource's id (see `stackdock resources`).", metavar="ID")
+        ],
         yes: YesOption = False,
         no_wait: NoWaitOption = False,
         timeout: TimeoutOption = None,

@@ -26,7 +26,12 @@ from stackdock.cli.watch import Watcher, finish
 
 TargetOption = Annotated[
     list[str] | None,
-    typer.Option("--target", "-t", help="Only this resource (and what it depends on); repeatable."),
+    typer.Option(
+        "--target",
+        "-t",
+        metavar="RESOURCE",
+        help="Only this resource (and what it depends on); repeatable.",
+    ),
 ]
 
 ACTION_MARKS = {
@@ -128,7 +133,7 @@ def _run(
             out.json(receipt)
         else:
             out.print(
-                f"Queued {what}: operation #{op_id}. Follow it: stackdock status {op_id} --watch"
+                f"{what}: queued as operation #{op_id}. Follow it: stackdock status {op_id} --watch"
             )
         return None
     out.print(f"{what}: operation #{op_id}")
