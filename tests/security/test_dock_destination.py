@@ -321,3 +321,75 @@ def test_the_dashboard_settings_form_cannot_move_a_dock(client, owner, cf_dock, 
     )
     assert response.status_code == 303
     assert Dock.objects.get(pk=cf_dock.pk).endpoint_url == emulator.base_url
+
+
+# --- every endpoint that takes credentials or an endpoint is in this file ----------------------
+DESTINATION_FIELDS = {"credentials", "provisioning_credentials", "endpoint_url"}
+#: (schema path, method) -> the test that holds it to rule 2
+COVERED = {
+    ("/api/v1/docks", "post"): "test_connecting_a_dock_needs_both_areas",
+    ("/api/v1/docks/{id}", "patch"): "test_who_may_change_what_decides_where_credentials_go",
+    ("/api/v1/docks/{id}/rotate-credentials", "post"): "test_rotation_keeps_the_endpoint",
+}
+
+
+def _body_properties(schema: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    content = (operation.get("requestBody") or {}).get("content") or {}
+    props: set[str] = set()
+    for media in content.values():
+        ref = (media.get("schema") or {}).get("$ref", "")
+        component = schema["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
+        props |= set(component.get("properties") or {})
+    return props
+
+
+def test_every_endpoint_taking_credentials_or_an_endpoint_is_held_to_rule_2():
+    """Generated from the OpenAPI schema: a new operation whose body carries credentials or
+    an endpoint fails here until it has a test in this file."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    found = {
+        (path, method)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and _body_properties(schema, operation) & DESTINATION_FIELDS
+    }
+    assert found == set(COVERED)
+    assert all(name in globals() for name in COVERED.values())
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_connecting_a_dock_needs_both_areas(org, emulator, role):
+    perms = PERMS.get(role) or ROLES[role] or {}
+    allowed = perms.get("docks") == "full" and perms.get("credentials") == "full"
+    response = client_with(secret_for(member(org, role))).post(
+        "/api/v1/docks",
+        {
+            "name": "new",
+            "provider": "cloudflare",
+            "credentials": cf(NEW),
+            "endpoint_url": emulator.base_url,
+        },
+        format="json",
+    )
+    assert response.status_code == (201 if allowed else 403), response.content
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_rotation_keeps_the_endpoint(org, cf_dock, emulator, role):
+    """Rotation takes new credentials for the dock's *current* endpoint, and nothing in its
+    body can move it."""
+    perms = PERMS.get(role) or ROLES[role] or {}
+    client = client_with(secret_for(member(org, role)))
+    url = f"/api/v1/docks/{cf_dock.pk}/rotate-credentials"
+    moved = client.post(
+        url, {"credentials": cf(NEW), "endpoint_url": "http://127.0.0.1:9"}, format="json"
+    )
+    assert moved.status_code in (400, 403)  # endpoint_url is no field of a rotation
+    response = client.post(url, {"credentials": cf(NEW)}, format="json")
+    if perms.get("docks") not in ("read", "full"):
+        assert response.status_code == 403
+    else:
+        assert response.status_code == (200 if perms.get("credentials") == "full" else 403)
+    assert Dock.objects.get(pk=cf_dock.pk).endpoint_url == emulator.base_url
