@@ -71,4 +71,3 @@ def capped(errors: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         return list(errors)
     rest = len(errors) - MAX_ERRORS_SHOWN
     return [*errors[:MAX_ERRORS_SHOWN], ("", f"and {rest:,} more errors")]
-
