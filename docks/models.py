@@ -44,6 +44,12 @@ class Dock(TimeStampedModel):
     credential_fields = models.JSONField(
         default=list, blank=True, help_text="names of the credential fields that are set"
     )
+    defaults = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="spec values this dock's resources get when they leave them out "
+        "(an AWS dock's region); not secret",
+    )
     endpoint_url = models.URLField(
         max_length=500, blank=True, default="", validators=[validate_endpoint_url]
     )

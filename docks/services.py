@@ -46,6 +46,19 @@ def _set_credentials(
         fields |= set(provisioning_credentials)
     dock.credential_fields = sorted(fields)
     dock.credentials_changed_at = timezone.now()
+    if credentials is not None:
+        dock.defaults = _dock_defaults(dock.provider, credentials)
+
+
+def _dock_defaults(provider: str, credentials: Mapping[str, Any]) -> dict[str, Any]:
+    from provisioning.engine.errors import SpecError
+    from provisioning.registry import get_registry
+
+    try:
+        adapter_class = get_registry().adapter_class(provider)
+    except SpecError:
+        return {}
+    return adapter_class.dock_defaults(credentials)
 
 
 def dock_create(
@@ -416,6 +429,7 @@ def _new_destination(
         "previous_credentials_expire_at": None,
         "credential_fields": sorted(set(clean) | set(prov)),
         "credentials_changed_at": timezone.now(),
+        "defaults": _dock_defaults(dock.provider, clean),
     }
 
 
@@ -529,6 +543,8 @@ def credentials_rotate(
         setattr(locked, field, _seal(locked, field, clean))
         locked.credential_fields = sorted(set(locked.credential_fields or []) | set(clean))
         locked.credentials_changed_at = timezone.now()
+        if field == "api_credentials":
+            locked.defaults = _dock_defaults(locked.provider, clean)
         locked.save()
         audit_log(
             actor=actor,

@@ -109,15 +109,7 @@ class ResourceFilterForm(forms.Form):
     dock = forms.ChoiceField(label="Dock", required=False)
     provider = forms.ChoiceField(label="Provider", required=False)
     provisioning_source = forms.ChoiceField(
-        label="Source",
-        required=False,
-        choices=_blank(
-            [
-                (ProvisioningSource.SST, "Managed by a stack"),
-                (ProvisioningSource.API, "Provisioned alone"),
-                (ProvisioningSource.MANUAL, "Discovered"),
-            ]
-        ),
+        label="Source", required=False, choices=_blank(ProvisioningSource.choices)
     )
     provisioning_state = forms.ChoiceField(
         label="State", required=False, choices=_blank(ProvisioningState.choices)

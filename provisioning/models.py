@@ -269,6 +269,43 @@ class Operation(TimeStampedModel):
         return self.status in TERMINAL_STATUSES
 
 
+class Plan(models.Model):
+    """A saved plan (``terraform plan -out``): what deploying ``spec`` on the state it
+    read would change. Deploying it applies exactly that spec, and is refused when the
+    stack's state or spec changed since (``provisioning.plans``)."""
+
+    org = models.ForeignKey("stackdock.Organization", on_delete=models.CASCADE, related_name="+")
+    stack = models.ForeignKey(Stack, on_delete=models.CASCADE, related_name="plans")
+    spec = models.JSONField(default=dict, blank=True)
+    spec_text = models.TextField(blank=True, default="")
+    targets = models.JSONField(default=list, blank=True)
+    #: a digest of the stack's state records when the plan read them
+    state_digest = models.CharField(max_length=64)
+    #: when the plan was made, the stack's own last change (a spec saved after it)
+    stack_updated_at = models.DateTimeField()
+    changes = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    #: a digest of spec, state digest, targets and changes: what was reviewed
+    digest = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    #: the deploy that applied it (one at most)
+    operation = models.OneToOneField(
+        "Operation", on_delete=models.SET_NULL, null=True, blank=True, related_name="saved_plan"
+    )
+
+    objects = TenantQuerySet.as_manager()
+    dock_lookup = None
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"plan {self.pk} of {self.stack.name}"
+
+
 class OperationEvent(models.Model):
     operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveIntegerField()

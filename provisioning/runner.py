@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -353,7 +354,16 @@ def orchestrator_for(
         lease_seconds=settings.STACKDOCK_LEASE_SECONDS,
         should_cancel=beat.should_cancel if beat else (lambda: False),
         on_tick=beat.tick if beat else None,
+        dock_defaults=dock_defaults_of(op.org),
     )
+
+
+def dock_defaults_of(org: Organization) -> Callable[[Any], Mapping[str, Any]]:
+    """dock reference (id or name) -> the spec values that dock fills in."""
+    by_ref: dict[str, Mapping[str, Any]] = {}
+    for pk, name, defaults in Dock.objects.filter(org=org).values_list("pk", "name", "defaults"):
+        by_ref[str(pk)] = by_ref[name] = defaults or {}
+    return lambda ref: by_ref.get(str(ref), {})
 
 
 def _no_provider_calls(dock: Any, provider: str) -> Adapter:
@@ -366,6 +376,7 @@ def plan_stack(*, stack: Stack, spec: StackSpec, targets: list[str] | None) -> d
         registry=get_registry(),
         store=OrmStateStore(stack.org, stacks={stack.name: stack.pk}),
         adapter_for=_no_provider_calls,
+        dock_defaults=dock_defaults_of(stack.org),
     )
     plan = orch.plan(spec, targets=targets)
     return {

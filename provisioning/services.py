@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.models import UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
-from provisioning import claims, limits
+from provisioning import claims, plans
 from provisioning.engine.errors import SpecError
 from provisioning.engine.spec import StackSpec, parse_stack
 from provisioning.models import (
@@ -27,6 +27,7 @@ from provisioning.models import (
     Operation,
     OperationKind,
     OperationStatus,
+    Plan,
     Stack,
     StackKind,
     StackLock,
@@ -34,7 +35,7 @@ from provisioning.models import (
 )
 from provisioning.registry import get_registry
 from provisioning.transitions import transition
-from stackdock.exceptions import Conflict, NotFound, ValidationError
+from stackdock.exceptions import ConfirmationRequired, Conflict, NotFound, ValidationError
 from stackdock.models import Area, Level, Organization
 from stackdock.permissions import Actor, require
 from stackdock.utils.suggest import unknown_name
@@ -60,17 +61,15 @@ def _spec_error(exc: SpecError, prefix: str = "") -> ValidationError:
     """The engine's errors by field; the message names them ("spec.name: must be ..." or
     "2 problems: ...") in the caller's terms, not the engine's ("errors in stack
     specification" for a single resource's spec)."""
-    errors = limits.capped(exc.errors)  # the first N, then "and 1,234 more errors"
     fields: dict[str, list[str]] = {}
-    for path, message in errors:
+    for path, message in exc.errors:
         fields.setdefault(f"{prefix}{path}" if path else prefix.rstrip(".") or "spec", []).append(
             message
         )
     lines = [f"{path}: {message}" for path, messages in fields.items() for message in messages]
     if not lines:
         return ValidationError(str(exc), fields=fields)
-    total = len(exc.errors)  # more than the lines when capped
-    text = lines[0] if total == 1 else f"{total:,} problems: " + "; ".join(lines)
+    text = lines[0] if len(lines) == 1 else f"{len(lines)} problems: " + "; ".join(lines)
     return ValidationError(text, fields=fields)
 
 
@@ -162,14 +161,10 @@ def _dock_resolver(actor: Actor, org: Organization):  # type: ignore[no-untyped-
     return resolve
 
 
-def stack_parse(
-    *, actor: Actor, org: Organization, doc: Any, max_resources: int | None = None
-) -> StackSpec:
+def stack_parse(*, actor: Actor, org: Organization, doc: Any) -> StackSpec:
     resolver = _dock_resolver(actor, org)
     try:
-        return parse_stack(
-            doc, registry=get_registry(), dock_provider=resolver, max_resources=max_resources
-        )
+        return parse_stack(doc, registry=get_registry(), dock_provider=resolver)
     except SpecError as exc:
         # the engine says "unknown dock 'x'"; say which docks there are instead
         hints = {f"unknown dock {ref!r}": text for ref, text in resolver.unknown.items()}
@@ -186,9 +181,8 @@ def _docks_of(org: Organization, spec: StackSpec) -> list[Dock]:
     return docks
 
 
-def require_stack_author(*, actor: Actor, org: Organization) -> None:
-    """Before even reading a document: may this actor provision anywhere in ``org``?
-    (every entry point that accepts a stack document asks this first: provisioning/limits.py)"""
+def _require_some_provisioning(actor: Actor, org: Organization) -> None:
+    """Before even reading a document: may this actor provision anywhere in ``org``?"""
     if actor.allows(Area.PROVISIONING, Level.FULL) or (
         actor.membership is not None
         and actor.membership.org_id == org.pk
@@ -219,9 +213,8 @@ def stack_save(
     on_failure: str | None = None,
 ) -> Stack:
     """Create or replace a stack's desired spec (validated; nothing is applied)."""
-    require_stack_author(actor=actor, org=org)
-    limits.check_document_size(limits.document_size(doc))
-    spec = stack_parse(actor=actor, org=org, doc=doc, max_resources=limits.max_resources())
+    _require_some_provisioning(actor, org)
+    spec = stack_parse(actor=actor, org=org, doc=doc)
     stack_name = name or spec.name
     if not STACK_NAME.match(stack_name or ""):
         raise ValidationError(
@@ -296,13 +289,60 @@ def stack_delete(*, actor: Actor, stack: Stack) -> None:
         stack.delete()
 
 
-def stack_plan(*, actor: Actor, stack: Stack, targets: list[str] | None = None) -> dict[str, Any]:
-    """The read-only preview (``sst diff``): takes no lock, calls no provider."""
+def stack_plan(
+    *, actor: Actor, stack: Stack, targets: list[str] | None = None, doc: Any = None
+) -> dict[str, Any]:
+    """The preview (``terraform plan -out``): takes no lock, calls no provider, and saves
+    the plan (``provisioning.plans``) so that a deploy can apply exactly it. ``doc``
+    plans a draft instead of the stored spec, and does not save it as the spec."""
     require(actor, stack.org, Area.PROVISIONING, Level.READ, obj=stack)
+    if doc is not None:
+        _require_some_provisioning(actor, stack.org)
+    source = stack.spec if doc is None else doc
+    spec = stack_parse(actor=actor, org=stack.org, doc=source)
+    if spec.name != stack.name:
+        raise ValidationError(
+            f"The spec is named {spec.name!r}, not {stack.name!r}.",
+            fields={"spec.name": [f"must be {stack.name!r}"]},
+        )
+    _check_targets(stack, spec, targets)
+    if doc is None:
+        data, text = dict(stack.spec), stack.spec_text
+    else:
+        data = dict(doc if isinstance(doc, Mapping) else _as_mapping(doc))
+        text = doc if isinstance(doc, str) else json.dumps(doc, indent=2)
+    saved = _record_plan(actor, stack, spec, data, text, targets)
+    return plans.as_dict(saved)
+
+
+def _record_plan(
+    actor: Actor,
+    stack: Stack,
+    spec: StackSpec,
+    data: Mapping[str, Any],
+    text: str,
+    targets: list[str] | None,
+) -> Plan:
     from provisioning.runner import plan_stack
 
-    spec = stack_parse(actor=actor, org=stack.org, doc=stack.spec)
-    return plan_stack(stack=stack, spec=spec, targets=targets)
+    result = plan_stack(stack=stack, spec=spec, targets=targets)
+    return plans.record(
+        stack=stack,
+        spec=dict(data),
+        spec_text=text,
+        targets=targets,
+        result=result,
+        created_by=actor.user if not actor.is_system else None,
+    )
+
+
+def _check_targets(stack: Stack, spec: StackSpec, targets: list[str] | None) -> None:
+    unknown = sorted(set(targets or ()) - set(spec.resources) - _state_names(stack))
+    if unknown:
+        raise ValidationError(
+            f"Unknown target resources: {', '.join(unknown)}.",
+            fields={"targets": [f"unknown: {', '.join(unknown)}"]},
+        )
 
 
 def _check_not_locked(stack: Stack) -> None:
@@ -345,21 +385,20 @@ def _stack_operation(
     org = stack.org
     if kind == OperationKind.REFRESH:
         require(actor, org, Area.PROVISIONING, Level.FULL, obj=stack)
+    stack = Stack.objects.get(pk=stack.pk)  # the spec as stored now: what the worker applies
     spec = stack_parse(actor=actor, org=org, doc=stack.spec)
     _require_provision(actor, org, _docks_of(org, spec))
-    unknown = sorted(set(targets or ()) - set(spec.resources) - _state_names(stack))
-    if unknown:
-        raise ValidationError(
-            f"Unknown target resources: {', '.join(unknown)}.",
-            fields={"targets": [f"unknown: {', '.join(unknown)}"]},
-        )
+    _check_targets(stack, spec, targets)
     with transaction.atomic():
         replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
             return replay
+        saved = None
         if kind == OperationKind.DEPLOY:
             claims.claim(stack, _wanted(org, spec, targets))
-        return _queue(
+            # a deploy without a plan plans and applies in one: record what it applies
+            saved = _record_plan(actor, stack, spec, stack.spec, stack.spec_text, targets)
+        op = _queue(
             actor=actor,
             org=org,
             kind=kind,
@@ -372,7 +411,17 @@ def _stack_operation(
             stack_name=stack.name,
             targets=list(targets or []),
             progress_total=len(spec.resources),
+            **({"plan": _plan_of(saved)} if saved is not None else {}),
         )
+        if saved is not None:
+            saved.operation = op
+            saved.save(update_fields=["operation"])
+        return op
+
+
+def _plan_of(saved: Plan) -> dict[str, Any]:
+    """What an operation records of the plan it applies."""
+    return {"id": saved.pk, "changes": saved.changes, "summary": saved.summary}
 
 
 def _wanted(org: Organization, spec: StackSpec, targets: list[str] | None) -> list[claims.Wanted]:
@@ -395,9 +444,22 @@ def stack_deploy(
     actor: Actor,
     stack: Stack,
     targets: list[str] | None = None,
+    plan: Any = None,
     idempotency_key: str = "",
     request_hash: str = "",
 ) -> Operation:
+    """Queue a deploy. With ``plan`` (an id from ``stack_plan``): exactly that plan's
+    spec and targets, refused with 409 when it is stale; its spec becomes the stack's.
+    Without: the stored spec, planned and applied in one (the plan is recorded)."""
+    if plan is not None:
+        return _deploy_plan(
+            actor=actor,
+            stack=stack,
+            plan_id=plan,
+            targets=targets,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
     return _stack_operation(
         OperationKind.DEPLOY,
         actor=actor,
@@ -406,6 +468,55 @@ def stack_deploy(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
+
+
+def _deploy_plan(
+    *,
+    actor: Actor,
+    stack: Stack,
+    plan_id: Any,
+    targets: list[str] | None,
+    idempotency_key: str,
+    request_hash: str,
+) -> Operation:
+    org = stack.org
+    require(actor, org, Area.PROVISIONING, Level.READ, obj=stack)
+    saved = plans.get(stack, plan_id)
+    if targets and list(targets) != list(saved.targets):
+        raise ValidationError(
+            "A deploy of a plan applies the plan's own targets.",
+            fields={"targets": ["leave out: the plan has its targets"]},
+        )
+    spec = stack_parse(actor=actor, org=org, doc=saved.spec)
+    _require_provision(actor, org, _docks_of(org, spec))
+    with transaction.atomic():
+        replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+        locked = Stack.objects.get(pk=stack.pk)
+        plans.check_applies(saved, locked)
+        claims.claim(locked, _wanted(org, spec, saved.targets))
+        if locked.spec != saved.spec:
+            locked.spec, locked.spec_text = saved.spec, saved.spec_text
+            locked.save(update_fields=["spec", "spec_text", "updated_at"])
+        op = _queue(
+            actor=actor,
+            org=org,
+            kind=OperationKind.DEPLOY,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            audit="stack.deploy",
+            target=locked,
+            metadata={"plan": saved.pk, "targets": list(saved.targets)},
+            stack=locked,
+            stack_name=locked.name,
+            targets=list(saved.targets),
+            progress_total=len(spec.resources),
+            plan=_plan_of(saved),
+        )
+        saved.operation = op
+        saved.save(update_fields=["operation"])
+        return op
 
 
 def stack_destroy(
@@ -612,15 +723,48 @@ def _resource_fields(table: str, row: Any, stack: Stack) -> dict[str, Any]:
     }
 
 
+#: what ``confirm`` says to let an update replace its resource
+CONFIRM_REPLACE = "replace"
+
+
+def resource_update_plan(*, actor: Actor, row: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """What updating ``row`` with ``changes`` would do (no lock, no provider call):
+    the same plan a stack gets, ``forces_replace`` naming the fields that cannot
+    change in place."""
+    require(actor, row.org, Area.PROVISIONING, Level.READ, obj=row)
+    stack = _managed_stack(row)
+    if row.dock is None:
+        raise Conflict(f"{row.name!r} has no dock any more.")
+    clean = _validate_spec(row.dock.provider, row.resource_type, {**row.spec, **dict(changes)})
+    return _single_plan(stack, row, clean)
+
+
+def _single_plan(stack: Stack, row: Any, clean: Mapping[str, Any]) -> dict[str, Any]:
+    from provisioning.runner import plan_stack
+
+    doc = _single_doc(stack.name, row.dock, row.resource_type, clean)
+    spec = parse_stack(doc, registry=get_registry(), dock_provider=lambda ref: row.dock.provider)
+    plan = plan_stack(stack=stack, spec=spec, targets=None)
+    rtype = get_registry().resource_type(row.dock.provider, row.resource_type)
+    for change in plan["changes"]:
+        change["resource"] = row.name
+        if change["action"] == "replace":
+            change["forces_replace"] = sorted(set(change.get("diff", {})) & rtype.replace_fields)
+    return plan
+
+
 def resource_update(
     *,
     actor: Actor,
     table: str,
     row: Any,
     changes: Mapping[str, Any],
+    confirm: str = "",
     idempotency_key: str = "",
     request_hash: str = "",
 ) -> Operation:
+    """Queue an update of one resource. One that would replace it (a field that cannot
+    change in place) is refused with its plan unless ``confirm`` is ``"replace"``."""
     org = row.org
     require(actor, org, Area.PROVISIONING, Level.FULL, obj=row)
     stack = _managed_stack(row)
@@ -628,6 +772,13 @@ def resource_update(
         raise Conflict(f"{row.name!r} has no dock any more.")
     merged = {**row.spec, **dict(changes)}
     clean = _validate_spec(row.dock.provider, row.resource_type, merged)
+    if confirm not in ("", CONFIRM_REPLACE):
+        raise ValidationError(
+            f"confirm must be {CONFIRM_REPLACE!r} or left out.",
+            fields={"confirm": [f"must be {CONFIRM_REPLACE!r} or left out"]},
+        )
+    plan = _single_plan(stack, row, clean)
+    _require_confirmation(row, plan, confirm)
     with transaction.atomic():
         replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
@@ -643,10 +794,30 @@ def resource_update(
             request_hash=request_hash,
             audit="resource.update",
             target=row,
-            metadata={"fields": sorted(changes)},
-            request={"changes": dict(changes)},
+            metadata={
+                "fields": sorted(changes),
+                "plan": plan["summary"],
+                **({"confirmed": confirm} if confirm else {}),
+            },
+            request={"changes": dict(changes), **({"confirm": confirm} if confirm else {})},
+            plan=plan,
             **_resource_fields(table, row, stack),
         )
+
+
+def _require_confirmation(row: Any, plan: Mapping[str, Any], confirm: str) -> None:
+    replaces = [c for c in plan["changes"] if c["action"] in ("replace", "delete")]
+    if not replaces or confirm == CONFIRM_REPLACE:
+        return
+    fields = sorted({f for c in replaces for f in c.get("forces_replace", [])})
+    because = f"{', '.join(fields)} cannot change in place" if fields else "it must be recreated"
+    raise ConfirmationRequired(
+        f"This update replaces {row.name!r}: {because}, so StackDock creates a new "
+        f"{row.resource_type} and deletes the old one (the row and its id stay). Send "
+        f'confirm: "{CONFIRM_REPLACE}" to go ahead.',
+        plan=plan,
+        fields={"confirm": [f"required: this update replaces the resource ({because})"]},
+    )
 
 
 def resource_delete(

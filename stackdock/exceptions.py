@@ -22,6 +22,23 @@ class ValidationError(ApplicationError):
     code = "invalid"
 
 
+class ConfirmationRequired(ValidationError):
+    """A destructive change asked for without saying so: ``plan`` shows what it would do,
+    and the same request with ``confirm`` set goes ahead."""
+
+    code = "confirmation_required"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plan: Mapping[str, object],
+        fields: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields)
+        self.plan = dict(plan)
+
+
 class NotFound(ApplicationError):
     """Unknown, or another organization's (never reveal which)."""
 

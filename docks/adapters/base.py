@@ -212,6 +212,13 @@ class Adapter(ABC):
     def __repr__(self) -> str:  # never show credentials
         return f"<{type(self).__name__} endpoint={self.endpoint_url!r}>"
 
+    @classmethod
+    def dock_defaults(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        """Spec values a resource of this dock gets when its spec leaves them out (the
+        AWS dock's default region). Non-secret: stored on the dock in clear, so a plan
+        compares a resource's effective values without decrypting anything."""
+        return {}
+
     # --- credentials -----------------------------------------------------
     @abstractmethod
     def validate_credentials(self) -> CredentialCheck:

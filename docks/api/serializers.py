@@ -168,6 +168,13 @@ class ResourceUpdateSerializer(InputSerializer):
     spec = serializers.DictField(
         allow_empty=False, help_text="The spec fields to change (merged into the current spec)."
     )
+    confirm = serializers.ChoiceField(
+        choices=["replace"],
+        required=False,
+        help_text='"replace" lets an update that cannot happen in place replace the resource '
+        "(a new one is created, the old one deleted; the row keeps its id). Without it such "
+        "an update is refused with code confirmation_required and the plan.",
+    )
 
 
 def _secret_fields(provider: str, resource_type: str) -> frozenset[str]:

@@ -221,6 +221,7 @@ class ResourceViewSet(ApiViewSet):
             table=self.table,
             row=self.get_row(pk),
             changes=data["spec"],
+            confirm=data.get("confirm", ""),
             idempotency_key=key,
             request_hash=fingerprint,
         )
@@ -257,7 +258,8 @@ def resource_viewset(table: str) -> type[ResourceViewSet]:
         "partial_update": extend_schema(
             tags=tag,
             summary="Change a StackDock-provisioned resource's spec (queues an update; "
-            "409 for discovered resources)",
+            "400 confirmation_required with the plan when it would replace the resource "
+            'and confirm is not "replace"; 409 for discovered resources)',
             request=ResourceUpdateSerializer,
             parameters=[IDEMPOTENCY_PARAM],
             responses={202: ReceiptSerializer},

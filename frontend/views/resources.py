@@ -27,7 +27,7 @@ from provisioning.models import Stack, StackKind
 from provisioning.registry import get_registry
 from provisioning.selectors import operations_for
 from provisioning.services import request_fingerprint, resource_delete, resource_update
-from stackdock.exceptions import Conflict, ValidationError
+from stackdock.exceptions import ConfirmationRequired, Conflict, ValidationError
 from stackdock.models import Area, Level
 from stackdock.permissions import Actor, require
 
@@ -149,24 +149,29 @@ def resource_edit(request: HttpRequest, table: str, pk: int) -> HttpResponse:
         raise Conflict(f"{row.name!r} has no spec StackDock can change.")
     form = _update_form(rtype, row, request.POST if request.method == "POST" else None)
     status = 200
+    review = None  # the plan of an update that replaces the resource, to confirm
     if request.method == "POST":
         if form.is_valid():
             changes = form.spec_values()
             key = form.cleaned_data["idempotency_key"]
+            confirm = request.POST.get("confirm", "")
             try:
                 op = resource_update(
                     actor=actor,
                     table=table,
                     row=row,
                     changes=changes,
+                    confirm=confirm,
                     idempotency_key=key,
-                    request_hash=request_fingerprint({"update": [table, row.pk, changes]}),
+                    request_hash=request_fingerprint({"update": [table, row.pk, changes, confirm]}),
                 )
+            except ConfirmationRequired as exc:
+                review = {"plan": exc.plan, "message": exc.message.split(" Send confirm")[0]}
             except (ValidationError, Conflict) as exc:
                 form.add_server_errors(exc.fields or {"": [exc.message]}, prefix="spec.")
             else:
                 return redirect_to("frontend:operation", op.pk)
-        status = 400
+        status = 200 if review else 400
     return render(
         request,
         "frontend/resources/edit.html",
@@ -176,6 +181,8 @@ def resource_edit(request: HttpRequest, table: str, pk: int) -> HttpResponse:
             "row": row,
             "form": form,
             "replace_fields": sorted(rtype.replace_fields),
+            "review": review,
+            "plan": review["plan"] if review else None,
         },
         status=status,
     )

@@ -166,6 +166,23 @@ class TargetsSerializer(InputSerializer):
     )
 
 
+class PlanRequestSerializer(TargetsSerializer):
+    spec = StackSpecField(
+        required=False,
+        help_text="A draft to plan instead of the stored spec (object, or YAML/JSON text); "
+        "it is not saved. Deploying the plan makes it the stack's spec.",
+    )
+
+
+class DeployRequestSerializer(TargetsSerializer):
+    plan = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Deploy exactly this plan (its spec and targets); 409 when it is stale. "
+        "Without it, the stored spec is planned and applied in one.",
+    )
+
+
 class LockSerializer(serializers.Serializer):
     holder = serializers.CharField(help_text="The operation holding it.")
     since = serializers.DateTimeField()
@@ -276,8 +293,16 @@ PlanSummarySerializer = type(
 
 
 class PlanSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text='Deploy it with POST .../deploy {"plan": id}.')
+    stack = serializers.CharField()
     changes = PlanChangeSerializer(many=True)
     summary = PlanSummarySerializer()
+    targets = serializers.ListField(child=serializers.CharField())
+    digest = serializers.CharField(help_text="SHA-256 of the spec, the state read and the changes.")
+    created_at = serializers.DateTimeField()
+    deployed_by = serializers.IntegerField(
+        allow_null=True, help_text="The operation that deployed this plan, if any."
+    )
 
 
 class ReleasedLockSerializer(serializers.Serializer):

@@ -12,13 +12,15 @@ from rest_framework.response import Response
 
 from docks.api.views import IDEMPOTENCY_PARAM
 from docks.models import Dock
-from provisioning import limits, selectors, services
+from provisioning import selectors, services
 from provisioning.api.parsers import YAML_PARSERS
 from provisioning.api.serializers import (
+    DeployRequestSerializer,
     EventsQuerySerializer,
     OperationDetailSerializer,
     OperationFilterSerializer,
     OperationSerializer,
+    PlanRequestSerializer,
     PlanSerializer,
     ProvisionSerializer,
     StackCreateSerializer,
@@ -126,23 +128,8 @@ class OperationViewSet(ApiViewSet):
         return Response(OperationSerializer(op).data)
 
 
-#: the stack actions whose body is a stack document
-DOCUMENT_ACTIONS = ("create", "update")
-
-
 class StackViewSet(ApiViewSet):
     parser_classes = [BoundedJSONParser, *YAML_PARSERS]
-
-    def check_permissions(self, request: Request) -> None:
-        """Permission before cost (provisioning/limits.py): before a document's body is
-        read, the actor must be one who may write stacks in the organization (else 403,
-        whatever the body), and the body must be within the document limit (else 413)."""
-        super().check_permissions(request)
-        if self.action not in DOCUMENT_ACTIONS:
-            return
-        org = self.get_stack(self.kwargs["name"]).org if self.action == "update" else self.org
-        services.require_stack_author(actor=self.actor, org=org)
-        limits.check_document_size(int(request.META.get("CONTENT_LENGTH") or 0))
 
     def get_stack(self, name: str) -> Stack:
         return self.visible_or_denied(
@@ -172,9 +159,7 @@ class StackViewSet(ApiViewSet):
         actor = self.actor
         name = (
             data.get("name")
-            or services.stack_parse(
-                actor=actor, org=self.org, doc=data["spec"], max_resources=limits.max_resources()
-            ).name
+            or services.stack_parse(actor=actor, org=self.org, doc=data["spec"]).name
         )
         taken = Stack.objects.visible_to(org_scope(actor), Area.PROVISIONING).filter(name=name)
         if taken.exists():
@@ -227,24 +212,36 @@ class StackViewSet(ApiViewSet):
     @extend_schema(
         tags=["stacks"],
         operation_id="stacks_plan",
-        summary="Preview what a deploy would change (no lock, no provider call)",
-        request=TargetsSerializer,
+        summary="Plan a deploy and save the plan (no lock, no provider call; a draft spec "
+        "in the request is planned, not saved)",
+        request=PlanRequestSerializer,
         responses=PlanSerializer,
     )
     def plan(self, request: Request, name: str) -> Response:
-        data = self.validated(TargetsSerializer)
+        data = self.validated(PlanRequestSerializer)
         plan = services.stack_plan(
-            actor=self.actor, stack=self.get_stack(name), targets=data.get("targets") or None
+            actor=self.actor,
+            stack=self.get_stack(name),
+            targets=data.get("targets") or None,
+            doc=data.get("spec"),
         )
         return Response(PlanSerializer(plan).data)
 
-    def _queue(self, service: Any, name: str, with_targets: bool = True) -> Response:
+    def _queue(
+        self,
+        service: Any,
+        name: str,
+        with_targets: bool = True,
+        serializer: type[TargetsSerializer] = TargetsSerializer,
+    ) -> Response:
         replay = self.replay()
         if replay is not None:
             return replay
-        data = self.validated(TargetsSerializer) if with_targets else {}
+        data = self.validated(serializer) if with_targets else {}
         key, fingerprint = self.idempotency()
         extra = {"targets": data.get("targets") or None} if with_targets else {}
+        if data.get("plan") is not None:
+            extra["plan"] = data["plan"]
         op = service(
             actor=self.actor,
             stack=self.get_stack(name),
@@ -257,13 +254,14 @@ class StackViewSet(ApiViewSet):
     @extend_schema(
         tags=["stacks"],
         operation_id="stacks_deploy",
-        summary="Apply the stack (queues a deploy; 409 while the stack is locked)",
-        request=TargetsSerializer,
+        summary="Apply the stack (queues a deploy): exactly a saved plan, or the stored "
+        "spec planned and applied in one; 409 while the stack is locked or the plan is stale",
+        request=DeployRequestSerializer,
         parameters=[IDEMPOTENCY_PARAM],
         responses={202: ReceiptSerializer},
     )
     def deploy(self, request: Request, name: str) -> Response:
-        return self._queue(services.stack_deploy, name)
+        return self._queue(services.stack_deploy, name, serializer=DeployRequestSerializer)
 
     @extend_schema(
         tags=["stacks"],

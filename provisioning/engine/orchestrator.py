@@ -30,13 +30,16 @@ from docks.adapters.base import Adapter, ResourceResult, SpecModel
 from .errors import EngineError, SpecError, StepError
 from .lifecycle import ResourceManager, RetryPolicy, log_unexpected
 from .planner import (
+    DockDefaults,
     check_targets,
     compute_plan,
     creates_first,
     decide,
     delete_graph,
+    effective,
     mask,
     masked_outputs,
+    no_defaults,
     select,
     state_graph,
 )
@@ -88,6 +91,7 @@ class DeploymentOrchestrator:
         lease_seconds: float = 60,
         should_cancel: Callable[[], bool] = lambda: False,
         on_tick: Callable[[], None] | None = None,
+        dock_defaults: DockDefaults = no_defaults,
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
@@ -105,12 +109,19 @@ class DeploymentOrchestrator:
         self.lease_seconds = lease_seconds
         self.should_cancel = should_cancel
         self.on_tick = on_tick
+        self.dock_defaults = dock_defaults
 
     # --- read-only ---------------------------------------------------------
     def plan(self, stack: StackSpec, *, targets: Iterable[str] | None = None) -> Plan:
         """What ``apply`` would do (no lock, no provider call)."""
         records = self.store.load(stack.name)
-        return compute_plan(stack, records, registry=self.registry, targets=targets)
+        return compute_plan(
+            stack,
+            records,
+            registry=self.registry,
+            targets=targets,
+            dock_defaults=self.dock_defaults,
+        )
 
     # --- operations -----------------------------------------------------------
     def apply(
@@ -948,10 +959,17 @@ class _Run:
             )
         except SpecError as exc:
             return self._fail_now(name, "apply", str(exc))
-        inputs = model.model_dump(mode="json")
-        old = records.get(name) if declared is None else None
         rtype = self.o.registry.resource_type(res.provider, res.type)
-        change = decide(old, res, inputs, rtype)
+        defaults = self.o.dock_defaults(res.dock)
+        # state records, and the adapter gets, the effective values (where the
+        # resource really is): a filled-in default is not a change on the next update
+        dumped = model.model_dump(mode="json")
+        inputs = effective(dumped, rtype, defaults)
+        filled = {k: v for k, v in inputs.items() if dumped.get(k) != v}
+        if filled:
+            model = model.model_copy(update=filled)
+        old = records.get(name) if declared is None else None
+        change = decide(old, res, inputs, rtype, defaults)
         if change.action == "no-op":
             assert old is not None  # noqa: S101
             self.summary["unchanged"] += 1

@@ -7,7 +7,7 @@ before its step, once the outputs it references are known).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,16 +104,43 @@ def state_graph(records: Mapping[str, ResourceState]) -> Graph:
     return Graph(deps)
 
 
+def effective(
+    inputs: Mapping[str, Any], rtype: ResourceType, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``inputs`` with every field they leave empty that the dock gives a default
+    (``Adapter.dock_defaults``: an AWS dock's region) filled in, so that saying the
+    default out loud is not a change, and state records where a resource really is."""
+    out = dict(inputs)
+    for key, value in defaults.items():
+        if key in rtype.spec_model.model_fields and out.get(key) is None:
+            out[key] = value
+    return out
+
+
+#: dock reference -> the spec values that dock fills in (``Adapter.dock_defaults``)
+DockDefaults = Callable[[Any], Mapping[str, Any]]
+
+
+def no_defaults(dock: Any) -> Mapping[str, Any]:
+    return {}
+
+
 def decide(
     old: ResourceState | None,
     res: ResourceSpec,
     inputs: Mapping[str, Any],
     rtype: ResourceType,
+    defaults: Mapping[str, Any] | None = None,
 ) -> Diff:
-    """create | update | replace | no-op for one resource."""
+    """create | update | replace | no-op for one resource. Both sides are compared
+    with the dock's defaults filled in (state written before defaults were recorded
+    may leave them out)."""
+    if defaults:
+        inputs = effective(inputs, rtype, defaults)
     if old is None or old.status in _DIFF_FROM_NOTHING:
         return diff(None, inputs, rtype.replace_fields)
-    result = diff(old.inputs, inputs, rtype.replace_fields)
+    old_inputs = effective(old.inputs, rtype, defaults) if defaults else old.inputs
+    result = diff(old_inputs, inputs, rtype.replace_fields)
     moved: dict[str, tuple[Any, Any]] = {}
     # stores may keep the dock reference as text: 7 and "7" are the same dock
     if str(old.dock) != str(res.dock) or old.provider != res.provider:
@@ -157,11 +184,16 @@ def render_diff(change: Diff, secret_fields: frozenset[str]) -> dict[str, dict[s
 
 class _Planner:
     def __init__(
-        self, stack: StackSpec, records: Mapping[str, ResourceState], registry: Registry
+        self,
+        stack: StackSpec,
+        records: Mapping[str, ResourceState],
+        registry: Registry,
+        dock_defaults: DockDefaults,
     ) -> None:
         self.stack = stack
         self.records = records
         self.registry = registry
+        self.dock_defaults = dock_defaults
         #: resource -> outputs as they will be after apply (None: all unknown)
         self.future: dict[str, dict[str, Any] | None] = {}
         self.errors: list[tuple[str, str]] = []
@@ -186,7 +218,7 @@ class _Planner:
             self.future[name] = None
             return None
         old = self.records.get(name)
-        change = decide(old, res, inputs, rtype)
+        change = decide(old, res, inputs, rtype, self.dock_defaults(res.dock))
         if change.action in ("create", "replace"):
             self.future[name] = None
         elif change.action == "update" and old is not None:
@@ -235,13 +267,14 @@ def compute_plan(
     *,
     registry: Registry,
     targets: Iterable[str] | None = None,
+    dock_defaults: DockDefaults | None = None,
 ) -> Plan:
     """Creates/updates in dependency order, then deletes (dependents first).
 
     Raises SpecError when resolved properties fail validation.
     """
     selection = select(stack, records, targets)
-    planner = _Planner(stack, records, registry)
+    planner = _Planner(stack, records, registry, dock_defaults or no_defaults)
     changes: list[Change] = []
     for name in stack.graph.order():
         if name in selection.participants:

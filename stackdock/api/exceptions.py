@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
-from stackdock.exceptions import ApplicationError
+from stackdock.exceptions import ApplicationError, ConfirmationRequired
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = drf.PermissionDenied()
 
     if isinstance(exc, ApplicationError):
-        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        body = error_body(exc.code, exc.message, exc.fields)
+        if isinstance(exc, ConfirmationRequired):
+            body["error"]["plan"] = exc.plan
+        response = Response(body, status=exc.status_code)
     elif isinstance(exc, drf.ValidationError):
         response = _validation_response(exc)
     elif isinstance(exc, drf.APIException):

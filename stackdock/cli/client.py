@@ -257,7 +257,7 @@ class ApiClient:
 
     def _http_error(self, response: httpx.Response) -> CliError:
         status = response.status_code
-        code, message, fields = f"http_{status}", "", {}
+        code, message, fields, plan = f"http_{status}", "", {}, None
         try:
             body = response.json()
         except ValueError:
@@ -266,6 +266,7 @@ class ApiClient:
             err = body["error"]
             code = str(err.get("code") or code)
             message = str(err.get("message") or "")
+            plan = err.get("plan") if isinstance(err.get("plan"), dict) else None
             raw_fields = err.get("fields") or {}
             if isinstance(raw_fields, dict):
                 fields = {
@@ -281,7 +282,12 @@ class ApiClient:
             after = response.headers.get("Retry-After")
             hint = f"Throttled by the server; try again in {after} s." if after else ""
         return CliError(
-            message, errors.exit_code_for_status(status), fields=fields, code=code, hint=hint
+            message,
+            errors.exit_code_for_status(status),
+            fields=fields,
+            code=code,
+            hint=hint,
+            plan=plan,
         )
 
 

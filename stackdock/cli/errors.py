@@ -16,6 +16,7 @@ code   meaning
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 OK = 0
 FAILED = 1
@@ -56,6 +57,7 @@ class CliError(Exception):
         fields: Mapping[str, list[str]] | None = None,
         code: str = "error",
         hint: str = "",
+        plan: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -63,6 +65,8 @@ class CliError(Exception):
         self.fields = {str(k): [str(m) for m in v] for k, v in (fields or {}).items()}
         self.code = code
         self.hint = hint
+        #: what the refused change would do (the API's ``confirmation_required``)
+        self.plan = dict(plan) if plan else None
 
     def __repr__(self) -> str:
         return f"CliError({self.message!r}, exit_code={self.exit_code})"
@@ -72,6 +76,8 @@ class CliError(Exception):
         body: dict = {"code": self.code, "message": self.message, "fields": self.fields}
         if self.hint:
             body["hint"] = self.hint
+        if self.plan is not None:
+            body["plan"] = self.plan
         return {"error": body, "exit_code": self.exit_code}
 
 

@@ -210,7 +210,7 @@ def test_deploy_of_a_three_resource_stack_with_references_and_json_output(cli, s
     assert plan.code == 0, plan.err
     assert "Plan: 3 to create" in plan.out
 
-    deploy = cli("deploy", "app")
+    deploy = cli("deploy", "app", "--yes")
     assert deploy.code == 0, deploy.out + deploy.err
     for resource in ("db", "web", "files"):
         assert any(

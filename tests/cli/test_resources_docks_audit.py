@@ -245,3 +245,70 @@ def test_audit_without_permission_exits_3(cli, api):
     result = cli("audit")
     assert result.exit_code == 3
     assert "Needs audit: read." in result.stderr
+
+
+REPLACE_PLAN = {
+    "changes": [
+        {
+            "resource": "app-db",
+            "type": "database",
+            "action": "replace",
+            "diff": {"name": {"old": "app-db", "new": "app-db-2"}},
+            "forces_replace": ["name"],
+        }
+    ],
+    "summary": {"create": 0, "update": 0, "replace": 1, "delete": 0, "no-op": 0},
+}
+NEEDS_CONFIRM = httpx.Response(
+    400,
+    json={
+        "error": {
+            "code": "confirmation_required",
+            "message": "This update replaces 'app-db': name cannot change in place, so "
+            'StackDock creates a new database and deletes the old one. Send confirm: "replace" '
+            "to go ahead.",
+            "fields": {"confirm": ["required"]},
+            "plan": REPLACE_PLAN,
+        }
+    },
+)
+
+
+def test_update_that_replaces_is_not_sent_again_off_a_terminal_without_yes(cli, api):
+    api.on("GET", "/databases/12", json=ROW)
+    api.on("PATCH", "/databases/12", response=NEEDS_CONFIRM)
+    result = cli("update", "databases", "12", "--name", "app-db-2")
+    assert result.exit_code == 2
+    assert "name cannot change in place" in result.stderr and "--yes" in result.stderr
+    assert len(api.sent("PATCH", "/databases/12")) == 1
+
+
+def test_update_with_yes_confirms_the_replace_in_the_request(cli, api):
+    api.on("GET", "/databases/12", json=ROW)
+    api.on("PATCH", "/databases/12", json=RECEIPT, status=202)
+    api.on("GET", "/operations/5", json=operation(5, "succeeded", kind="update"))
+    result = cli("update", "databases", "12", "--name", "app-db-2", "--yes")
+    assert result.exit_code == 0, result.output
+    assert api.body("PATCH", "/databases/12") == {
+        "spec": {"name": "app-db-2"},
+        "confirm": "replace",
+    }
+
+
+def test_update_that_replaces_shows_the_plan_and_asks_on_a_terminal(cli, api, monkeypatch):
+    from stackdock.cli.commands import resources
+
+    api.on("GET", "/databases/12", json=ROW)
+    api.on("PATCH", "/databases/12", response=NEEDS_CONFIRM)
+    api.on("PATCH", "/databases/12", json=RECEIPT, status=202, replace=False)
+    api.on("GET", "/operations/5", json=operation(5, "succeeded", kind="update"))
+    monkeypatch.setattr(resources, "on_terminal", lambda: True)
+    refused = cli("update", "databases", "12", "--name", "app-db-2", input="n\n")
+    assert refused.exit_code == 1 and "Nothing changed." in refused.stderr
+    assert "app-db  database  replace" in refused.stdout
+    assert "name: 'app-db' -> 'app-db-2'" in refused.stdout
+    api.on("PATCH", "/databases/12", response=NEEDS_CONFIRM)
+    api.on("PATCH", "/databases/12", json=RECEIPT, status=202, replace=False)
+    agreed = cli("update", "databases", "12", "--name", "app-db-2", input="y\n")
+    assert agreed.exit_code == 0, agreed.output
+    assert api.body("PATCH", "/databases/12")["confirm"] == "replace"

@@ -31,6 +31,7 @@ STACK = textwrap.dedent(
     """
 )
 PLAN = {
+    "id": 7,
     "changes": [
         {
             "resource": "db",
@@ -82,44 +83,82 @@ def deploy_op(status: str) -> dict:
     )
 
 
-def test_deploy_creates_the_stack_from_the_file_then_applies_it(cli, api, project):
+def test_deploy_creates_the_stack_plans_the_file_and_applies_exactly_that_plan(cli, api, project):
+    api.on("GET", "/stacks/app", response=error(404, "not_found", "Not found."))
     api.on("POST", "/stacks", json={"name": "app"}, status=201)
     api.on("POST", "/stacks/app/plan", json=PLAN)
     api.on("POST", "/stacks/app/deploy", json=RECEIPT, status=202)
     api.on("GET", "/operations/9", json=deploy_op("succeeded"))
-    api.on("GET", "/stacks/app", response=error(404, "not_found", "Not found."))
-    result = cli("deploy")
+    result = cli("deploy", "--yes")
     assert result.exit_code == 0, result.output
-    created = api.body("POST", "/stacks")
-    assert created == {"name": "app", "spec": STACK}  # the file as written, comments kept
+    assert api.body("POST", "/stacks") == {"name": "app", "spec": STACK}  # a new stack
+    assert api.body("POST", "/stacks/app/plan") == {"spec": STACK}  # the file as written
+    assert api.body("POST", "/stacks/app/deploy") == {"plan": PLAN["id"]}
     assert api.sent("POST", "/stacks/app/deploy")[0].headers["Idempotency-Key"]
     out = result.stdout
-    assert "Stack app: spec created from stackdock.yaml." in out
+    assert "+ db  database  create" in out
     assert "Plan: 1 to create, 1 to update, 0 to replace, 1 to delete, 1 unchanged." in out
     for name in ("db", "web", "files"):
         assert f"{name}  create  succeeded" in out
     assert "deploy #9 (app) succeeded." in out
 
 
-def test_deploy_of_an_unchanged_stack_does_not_rewrite_it(cli, api, project):
-    api.on("GET", "/stacks/app", json={"name": "app", "spec_text": STACK, "resources": []})
-    api.on("POST", "/stacks/app/plan", json=PLAN)
-    api.on("POST", "/stacks/app/deploy", json=RECEIPT, status=202)
-    api.on("GET", "/operations/9", json=deploy_op("succeeded"))
-    assert cli("deploy", "app").exit_code == 0
-    assert api.sent("PUT", "/stacks/app") == []
-    assert api.sent("POST", "/stacks") == []
-
-
-def test_deploy_of_a_changed_stack_puts_the_new_spec(cli, api, project):
+def test_deploy_of_an_existing_stack_never_rewrites_its_spec_itself(cli, api, project):
     api.on("GET", "/stacks/app", json={"name": "app", "spec_text": "name: app\n", "spec": {}})
-    api.on("PUT", "/stacks/app", json={"name": "app"})
     api.on("POST", "/stacks/app/plan", json=PLAN)
     api.on("POST", "/stacks/app/deploy", json=RECEIPT, status=202)
     api.on("GET", "/operations/9", json=deploy_op("failed"))
-    result = cli("deploy")
-    assert api.body("PUT", "/stacks/app") == {"spec": STACK}
+    result = cli("deploy", "--yes")
+    assert api.sent("PUT", "/stacks/app") == [] and api.sent("POST", "/stacks") == []
+    assert api.body("POST", "/stacks/app/plan") == {"spec": STACK}
     assert result.exit_code == 1
+
+
+def test_deploy_off_a_terminal_without_yes_shows_the_plan_and_changes_nothing(cli, api, project):
+    api.on("GET", "/stacks/app", json={"name": "app", "spec_text": STACK})
+    api.on("POST", "/stacks/app/plan", json=PLAN)
+    result = cli("deploy")
+    assert result.exit_code == 2 and "pass --yes" in result.stderr
+    assert "+ db  database  create" in result.stdout
+    assert api.sent("POST", "/stacks/app/deploy") == []
+
+
+def test_deploy_asks_on_a_terminal(cli, api, project, monkeypatch):
+    from stackdock.cli.commands import stacks
+
+    monkeypatch.setattr(stacks, "on_terminal", lambda: True)
+    api.on("GET", "/stacks/app", json={"name": "app", "spec_text": STACK})
+    api.on("POST", "/stacks/app/plan", json=PLAN)
+    api.on("POST", "/stacks/app/deploy", json=RECEIPT, status=202)
+    api.on("GET", "/operations/9", json=deploy_op("succeeded"))
+    refused = cli("deploy", input="n\n")
+    assert refused.exit_code == 1 and "Nothing deployed." in refused.stderr
+    assert api.sent("POST", "/stacks/app/deploy") == []
+    agreed = cli("deploy", input="y\n")
+    assert agreed.exit_code == 0, agreed.output
+    assert api.body("POST", "/stacks/app/deploy") == {"plan": PLAN["id"]}
+
+
+def test_deploy_of_a_saved_plan_sends_only_its_id(cli, api, project):
+    api.on("POST", "/stacks/app/deploy", json=RECEIPT, status=202)
+    api.on("GET", "/operations/9", json=deploy_op("succeeded"))
+    result = cli("deploy", "app", "--plan", "41")
+    assert result.exit_code == 0, result.output
+    assert api.body("POST", "/stacks/app/deploy") == {"plan": 41}
+    assert api.sent("POST", "/stacks/app/plan") == []
+
+
+def test_deploy_with_nothing_to_change_deploys_nothing(cli, api, project):
+    unchanged = {
+        **PLAN,
+        "changes": [],
+        "summary": {"create": 0, "update": 0, "replace": 0, "delete": 0, "no-op": 3},
+    }
+    api.on("GET", "/stacks/app", json={"name": "app", "spec_text": STACK})
+    api.on("POST", "/stacks/app/plan", json=unchanged)
+    result = cli("deploy", "--yes")
+    assert result.exit_code == 0 and "No changes" in result.stdout
+    assert api.sent("POST", "/stacks/app/deploy") == []
 
 
 def test_deploy_while_locked_is_a_conflict_exit_1(cli, api, project):
@@ -130,16 +169,18 @@ def test_deploy_while_locked_is_a_conflict_exit_1(cli, api, project):
         "/stacks/app/deploy",
         response=error(409, "conflict", "stack locked by operation 8 since ..."),
     )
-    result = cli("deploy")
+    result = cli("deploy", "--yes")
     assert result.exit_code == 1
     assert "stack locked by operation 8" in result.stderr
+    assert api.sent("PUT", "/stacks/app") == []  # a refused deploy changed no spec
 
 
 def test_deploy_json_is_one_document(cli, api, project):
     api.on("GET", "/stacks/app", json={"name": "app", "spec_text": STACK})
+    api.on("POST", "/stacks/app/plan", json=PLAN)
     api.on("POST", "/stacks/app/deploy", json=RECEIPT, status=202)
     api.on("GET", "/operations/9", json=deploy_op("succeeded"))
-    result = cli("deploy", "--json")
+    result = cli("deploy", "--json", "--yes")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["status"] == "succeeded" and len(doc["events"]) == 3
@@ -157,8 +198,10 @@ def test_plan_prints_a_diff_with_marks_and_a_summary(cli, api, project):
     assert "    size: 's' -> 'm'" in lines
     assert "- old  bucket  delete" in lines
     assert "= files  bucket  no-op" in lines
-    assert lines[-1].startswith("Plan: 1 to create")
-    assert api.body("POST", "/stacks/app/plan") == {"targets": ["web"]}
+    assert lines[-2].startswith("Plan: 1 to create")
+    assert lines[-1] == f"Saved as plan {PLAN['id']}: stackdock deploy --plan {PLAN['id']}"
+    assert api.body("POST", "/stacks/app/plan") == {"spec": STACK, "targets": ["web"]}
+    assert api.sent("PUT", "/stacks/app") == []  # planning changes no stored spec
 
 
 def test_plan_json_parses(cli, api, project):

@@ -164,3 +164,65 @@ def test_no_op_plan_of_3000_resources_takes_under_half_a_second(make_orch, parse
     elapsed = time.perf_counter() - started
     assert plan.summary["no-op"] == n
     assert elapsed < 0.5, f"no-op plan took {elapsed:.3f}s"
+
+
+# --- a value equal to the dock's default is not a change -------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from docks.adapters.aws.specs import S3BucketSpec  # noqa: E402
+from docks.adapters.base import ResourceType  # noqa: E402
+from provisioning.engine.planner import decide, effective  # noqa: E402
+from provisioning.engine.spec import ResourceSpec  # noqa: E402
+from provisioning.engine.state import ResourceState, ResourceStatus  # noqa: E402
+
+BUCKET = ResourceType(
+    name="s3-bucket",
+    table="buckets",
+    spec_model=S3BucketSpec,
+    replace_fields=frozenset({"name", "region"}),
+)
+REGIONS = st.sampled_from(["us-east-1", "eu-west-1", "ap-south-1"])
+
+
+def _state(inputs):
+    return ResourceState(
+        name="b",
+        type="s3-bucket",
+        provider="aws",
+        dock="d",
+        inputs=inputs,
+        status=ResourceStatus.CREATED,
+        provider_resource_id="b",
+    )
+
+
+def _res():
+    return ResourceSpec(name="b", dock="d", provider="aws", type="s3-bucket")
+
+
+@given(default=REGIONS, old_says=st.booleans(), new_says=st.booleans())
+def test_saying_the_default_region_out_loud_or_not_is_never_a_change(default, old_says, new_says):
+    old = {"name": "b", "region": default if old_says else None, "versioning": False}
+    new = {"name": "b", "region": default if new_says else None, "versioning": False}
+    change = decide(_state(old), _res(), new, BUCKET, {"region": default})
+    assert change.action == "no-op", change
+
+
+@given(default=REGIONS, other=REGIONS)
+def test_another_region_than_the_one_a_bucket_is_in_is_a_replace(default, other):
+    old = effective({"name": "b", "region": None}, BUCKET, {"region": default})
+    change = decide(
+        _state(old), _res(), {"name": "b", "region": other}, BUCKET, {"region": default}
+    )
+    assert change.action == ("no-op" if other == default else "replace")
+    if other != default:
+        assert change.changes == {"region": (default, other)}
+
+
+def test_effective_fills_only_fields_the_type_has():
+    assert effective({"name": "b"}, BUCKET, {"region": "eu-west-1", "zone": "x"}) == {
+        "name": "b",
+        "region": "eu-west-1",
+    }

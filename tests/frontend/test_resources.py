@@ -32,7 +32,7 @@ def test_search_and_filters_narrow_the_table(login, owner, org, sandbox, htmx):
     assert rows(client.get(f"/dashboard/buckets/?dock={b.pk}", **htmx).content.decode()) == 2
     only_api = client.get("/dashboard/buckets/?provisioning_source=api", **htmx).content.decode()
     assert rows(only_api) == 1 and "logs-a" in only_api
-    assert 'class="badge badge-info">provisioned alone' in only_api
+    assert 'class="badge badge-info">Single resource' in only_api
     assert 'class="badge badge-ok">Provisioned' in only_api
     none = client.get("/dashboard/buckets/?search=zzz", **htmx).content.decode()
     assert "No buckets match these filters." in none
@@ -149,3 +149,30 @@ def test_back_button_history_restore_gets_the_whole_page(login, owner, htmx):
         "/dashboard/buckets/?search=x", **htmx, HTTP_HX_HISTORY_RESTORE_REQUEST="true"
     )
     assert "<html" in restore.content.decode()
+
+
+def test_an_update_that_replaces_is_reviewed_then_confirmed_with_a_second_button(
+    login, owner, sandbox_dock, django_capture_on_commit_callbacks
+):
+    row = _provisioned(owner, sandbox_dock, django_capture_on_commit_callbacks)
+    client = login(owner)
+    edit = client.get(f"/dashboard/buckets/{row.pk}/edit/").content.decode()
+    key = edit.split('name="idempotency_key" value="')[1].split('"')[0]
+    review = client.post(
+        f"/dashboard/buckets/{row.pk}/edit/", {"idempotency_key": key, "name": "media-2"}
+    )
+    html = review.content.decode()
+    assert review.status_code == 200 and not Operation.objects.filter(kind="update").exists()
+    assert "This update replaces media" in html and "name cannot change in place" in html
+    assert 'name="confirm" value="replace"' in html and "Replace media</button>" in html
+    assert "media-2" in html  # the plan's diff: now -> after
+    with django_capture_on_commit_callbacks():
+        done = client.post(
+            f"/dashboard/buckets/{row.pk}/edit/",
+            {"idempotency_key": key, "name": "media-2", "confirm": "replace"},
+        )
+    update = Operation.objects.get(kind="update")
+    assert done["Location"] == f"/dashboard/operations/{update.pk}/"
+    assert operation_run(update.pk, worker="test") == "succeeded"
+    row.refresh_from_db()
+    assert row.name == "media-2" and row.provisioning_state == "provisioned"

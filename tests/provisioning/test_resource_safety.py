@@ -30,7 +30,9 @@ def test_replacing_a_single_resource_keeps_its_row(
     row = Bucket.objects.get(pk=op.resource_id)
     old_id = row.provider_resource_id
     with django_capture_on_commit_callbacks(execute=False):
-        up = resource_update(actor=actor, table="buckets", row=row, changes={"name": "logs-2"})
+        up = resource_update(
+            actor=actor, table="buckets", row=row, changes={"name": "logs-2"}, confirm="replace"
+        )
     assert run(up).status == "succeeded", up.error
     row.refresh_from_db()  # the same row: same id, new provider id, still managed
     assert row.name == "logs-2" and row.provider_resource_id != old_id
@@ -98,7 +100,9 @@ def _by_rename(actor, dock, name):
     op = _by_single(actor, dock, "other-name")
     run(op)
     row = Bucket.objects.get(pk=op.resource_id)
-    return lambda: resource_update(actor=actor, table="buckets", row=row, changes={"name": name})
+    return lambda: resource_update(
+        actor=actor, table="buckets", row=row, changes={"name": name}, confirm="replace"
+    )
 
 
 FIRST = {"single provision": _by_single, "stack deploy": _by_stack}
@@ -178,7 +182,9 @@ def test_a_replace_releases_the_old_name(
     run(op)
     row = Bucket.objects.get(pk=op.resource_id)
     with django_capture_on_commit_callbacks(execute=False):
-        up = resource_update(actor=actor, table="buckets", row=row, changes={"name": "new"})
+        up = resource_update(
+            actor=actor, table="buckets", row=row, changes={"name": "new"}, confirm="replace"
+        )
     assert run(up).status == "succeeded"
     assert list(ResourceClaim.objects.values_list("key", flat=True)) == ["new"]
 
@@ -215,3 +221,57 @@ resources:
     with pytest.raises(ValidationError) as info:
         stack_deploy(actor=actor_of(owner), stack=stack)
     assert "'a' and 'b' both name bucket 'same'" in str(info.value)
+
+
+# --- destructive changes are shown and confirmed ---------------------------------------
+
+from stackdock.exceptions import ConfirmationRequired  # noqa: E402
+
+
+@pytest.mark.django_db
+def test_an_update_that_would_replace_is_refused_with_its_plan_until_confirmed(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks
+):
+    actor = actor_of(owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        op = _by_single(actor, sandbox_dock, "keep")
+    run(op)
+    row = Bucket.objects.get(pk=op.resource_id)
+    before = (Operation.objects.count(), sandbox.all())
+    with pytest.raises(ConfirmationRequired) as info:
+        resource_update(actor=actor, table="buckets", row=row, changes={"name": "other"})
+    assert info.value.fields == {
+        "confirm": ["required: this update replaces the resource (name cannot change in place)"]
+    }
+    [change] = info.value.plan["changes"]
+    assert change["action"] == "replace" and change["forces_replace"] == ["name"]
+    assert change["resource"] == "keep"  # the resource's own name, not an internal one
+    assert change["diff"]["name"] == {"old": "keep", "new": "other"}
+    assert (Operation.objects.count(), sandbox.all()) == before  # nothing queued or changed
+    with pytest.raises(ValidationError) as bad:
+        resource_update(
+            actor=actor, table="buckets", row=row, changes={"name": "other"}, confirm="yes"
+        )
+    assert "confirm" in bad.value.fields
+    with django_capture_on_commit_callbacks(execute=False):
+        up = resource_update(
+            actor=actor, table="buckets", row=row, changes={"name": "other"}, confirm="replace"
+        )
+    assert up.plan["summary"]["replace"] == 1
+    assert run(up).status == "succeeded"
+
+
+@pytest.mark.django_db
+def test_an_update_in_place_needs_no_confirmation_and_records_its_plan(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks
+):
+    actor = actor_of(owner)
+    with django_capture_on_commit_callbacks(execute=False):
+        op = _by_single(actor, sandbox_dock, "keep")
+    run(op)
+    row = Bucket.objects.get(pk=op.resource_id)
+    with django_capture_on_commit_callbacks(execute=False):
+        up = resource_update(actor=actor, table="buckets", row=row, changes={"size": "large"})
+    assert up.plan["summary"]["update"] == 1 and up.plan["summary"]["replace"] == 0
+    assert run(up).status == "succeeded"
+    assert sandbox.all()[0].name == "keep" and sandbox.all()[0].id == row.provider_resource_id

@@ -141,8 +141,9 @@ def test_a_failed_run_stores_its_last_events_and_progress_with_its_status(
 def test_one_provision_run_keeps_to_its_query_budget(
     owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks, django_assert_max_num_queries
 ):
-    """Claim (the dock comes with it), lock, state load, write-ahead, checkpoint, snapshot,
-    release, and one final transaction (universal row, events, status, audit, and
+    """Claim (the dock comes with it), the docks' defaults, lock, state load, write-ahead,
+    checkpoint, snapshot, release, and one final transaction (universal row, events,
+    status, the audit event - its chain's head locked, the event, the head moved - and
     settling the stack's resource claims: docks, state, claims): a regression here
     costs every operation a round trip."""
     with django_capture_on_commit_callbacks():
@@ -152,10 +153,9 @@ def test_one_provision_run_keeps_to_its_query_budget(
             resource_type="bucket",
             spec={"name": "b1", "size": "s"},
         )
-    # PostgreSQL: the claim and the rows it loads are one statement, so are the last
-    # checkpoint, the snapshot and the release; the audit event is three (lock the lane's
-    # head, insert, move the head: it is signed in this process, its key never sent)
-    budget = 16 if connection.vendor == "postgresql" else 19
+    # PostgreSQL: the claim and the rows it loads are one statement, and so are the last
+    # checkpoint, the snapshot and the release
+    budget = 17 if connection.vendor == "postgresql" else 22
     with django_assert_max_num_queries(budget):
         assert operation_run(op.pk, worker="test") == "succeeded"
     row = Bucket.objects.get(pk=op.resource_id)

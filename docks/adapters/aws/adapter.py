@@ -70,6 +70,10 @@ class AwsAdapter(Adapter):
         self._clients: AwsClients | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def dock_defaults(cls, credentials: Mapping[str, Any]) -> dict[str, Any]:
+        return {"region": credentials.get("region") or "us-east-1"}
+
     # --- credentials -------------------------------------------------------
     def validate_credentials(self) -> CredentialCheck:
         """``sts:GetCallerIdentity``; network trouble raises a transient ProviderError, an

@@ -15,6 +15,12 @@ from stackdock.cli.options import JsonOption, NoWaitOption, TimeoutOption, YesOp
 from stackdock.cli.output import Output
 from stackdock.cli.watch import Watcher, finish
 
+
+def on_terminal() -> bool:
+    """May we ask the user a question?"""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 TABLES = ("servers", "web-services", "domains", "databases", "buckets")
 _SINGULAR = {t[:-1]: t for t in TABLES}
 
@@ -146,11 +152,15 @@ def register(app: typer.Typer) -> None:
         resource_id: Annotated[
             int, typer.Argument(help="The resource's id (see `stackdock resources`).", metavar="ID")
         ],
+        yes: YesOption = False,
         no_wait: NoWaitOption = False,
         timeout: TimeoutOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Change a StackDock-provisioned resource: --FIELD VALUE for each changed field.
+
+        A change that cannot happen in place (a bucket's name) replaces the resource:
+        the plan is shown and you are asked first (--yes: do not ask).
 
         Example: stackdock update buckets 12 --versioning true
         """
@@ -170,8 +180,8 @@ def register(app: typer.Typer) -> None:
             validate_spec(changes, schema, what=what, partial=True)
         else:
             changes = parse_field_args(args, _loose_fields(args), what=what)
-        receipt = client.patch(
-            f"/{name}/{resource_id}", {"spec": changes}, idempotency_key=new_idempotency_key()
+        receipt = _patch_confirmed(
+            client, out, f"/{name}/{resource_id}", changes, yes=yes, label=row.get("name")
         )
         _wait(
             state,
@@ -181,6 +191,33 @@ def register(app: typer.Typer) -> None:
             as_json=as_json,
             timeout=timeout,
             what=f"Updating {name}/{resource_id} {row.get('name')}",
+        )
+
+    def _patch_confirmed(
+        client: ApiClient, out: Output, path: str, changes: dict, *, yes: bool, label: Any
+    ) -> Any:
+        """PATCH; when the server answers that the change replaces the resource, show its
+        plan and ask (on a terminal; --yes sends the confirmation at once)."""
+        body: dict[str, Any] = {"spec": changes}
+        if yes:
+            body["confirm"] = "replace"
+        try:
+            return client.patch(path, body, idempotency_key=new_idempotency_key())
+        except errors.CliError as exc:
+            if exc.code != "confirmation_required" or exc.plan is None:
+                raise
+            if out.json_mode or not on_terminal():
+                raise errors.usage(
+                    f"{exc.message.split(' Send confirm')[0]} Pass --yes to replace it.",
+                    fields={"yes": ["required: this update replaces the resource"]},
+                ) from None
+            from stackdock.cli.commands.stacks import show_plan
+
+            show_plan(out, exc.plan)
+            if not typer.confirm(f"Replace {label}?", err=True):
+                raise errors.CliError("Nothing changed.", errors.FAILED, code="aborted") from None
+        return client.patch(
+            path, {"spec": changes, "confirm": "replace"}, idempotency_key=new_idempotency_key()
         )
 
     @app.command()

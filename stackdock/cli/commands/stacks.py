@@ -48,22 +48,30 @@ def stack_path(name: str, suffix: str = "") -> str:
     return f"/stacks/{quote(name, safe='')}" + (f"/{suffix}" if suffix else "")
 
 
-def save_stack(client: ApiClient, doc: stackfile.StackDoc) -> str:
-    """Make the server's desired spec the file's: ``created``, ``updated`` or ``unchanged``.
-    Nothing is applied."""
+def ensure_stack(client: ApiClient, doc: stackfile.StackDoc) -> bool:
+    """Create the stack on the server from the file when it is not there yet (a new
+    stack manages nothing: saving it applies nothing). True when it was created."""
     try:
-        current = client.get(stack_path(doc.name))
+        client.get(stack_path(doc.name))
     except CliError as exc:
         if exc.exit_code != errors.NOT_FOUND:
             raise
-        current = None
-    if current is None:
         client.post("/stacks", {"name": doc.name, "spec": doc.text})
-        return "created"
-    if current.get("spec_text") == doc.text or current.get("spec") == doc.data:
-        return "unchanged"
-    client.put(stack_path(doc.name), {"spec": doc.text})
-    return "updated"
+        return True
+    return False
+
+
+def plan_file(
+    client: ApiClient, doc: stackfile.StackDoc, targets: list[str] | None
+) -> dict[str, Any]:
+    """The server's saved plan of the file's spec (the stored spec is not changed)."""
+    ensure_stack(client, doc)
+    return client.post(stack_path(doc.name, "plan"), {"spec": doc.text, **_targets(targets)})
+
+
+def has_changes(plan: dict[str, Any]) -> bool:
+    summary = plan.get("summary") or {}
+    return any(int(summary.get(k) or 0) for k in ("create", "update", "replace", "delete"))
 
 
 def _targets(targets: list[str] | None) -> dict[str, Any]:
@@ -104,10 +112,15 @@ def show_plan(out: Output, plan: dict[str, Any]) -> None:
     out.print(summary_text(plan.get("summary") or {}), style="bold")
 
 
+def on_terminal() -> bool:
+    """May we ask the user a question?"""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _confirm(label: str, yes: bool) -> None:
     if yes:
         return
-    if sys.stdin is None or not sys.stdin.isatty():
+    if not on_terminal():
         raise errors.usage(
             f"{label} needs confirmation: pass --yes.",
             fields={"yes": ["required when not on a terminal"]},
@@ -196,22 +209,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """What `deploy` would change (no lock, no provider call), as a coloured diff.
 
-        The file's spec becomes the stack's desired spec on the server first (nothing
-        is applied) when it differs from the one stored there.
+        The server saves the plan of the file's spec without changing the stack's
+        stored spec; `stackdock deploy --plan ID` applies exactly that plan.
         """
         out = Output(json_mode=as_json)
         client = state_of(ctx).client(out)
         doc = stackfile.pick(stackfile.load(stackfile.find_file(file)), name)
-        saved = save_stack(client, doc)
-        if saved != "unchanged":
-            out.note(
-                f"Stack {doc.name} {saved} on the server from {doc.path.name} (nothing applied)."
-            )
-        result = client.post(stack_path(doc.name, "plan"), _targets(target))
+        result = plan_file(client, doc, target)
         if as_json:
             out.json(result)
             return
         show_plan(out, result)
+        if has_changes(result):
+            out.print(
+                f"Saved as plan {result.get('id')}: stackdock deploy --plan {result.get('id')}"
+            )
 
     @app.command()
     @handles_errors
@@ -220,26 +232,57 @@ def register(app: typer.Typer) -> None:
         name: StackNameArgument = None,
         file: FileOption = None,
         target: TargetOption = None,
+        plan_id: Annotated[
+            int | None,
+            typer.Option(
+                "--plan",
+                min=1,
+                metavar="ID",
+                help="Deploy this saved plan (from `stackdock plan`).",
+            ),
+        ] = None,
+        yes: YesOption = False,
         no_wait: NoWaitOption = False,
         timeout: TimeoutOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Save the stack from the file on the server, then apply it with live progress.
+        """Plan the file's spec, show the plan, ask, then apply exactly it with live progress.
 
-        The stack is created or updated from stackdock.yaml (or -f FILE); the
-        plan's summary is shown, then the deploy runs with a line per resource step.
+        As `terraform apply`: the plan of stackdock.yaml (or -f FILE) is shown and you
+        are asked on a terminal (--yes: do not ask, for scripts). --plan ID applies a
+        plan saved by `stackdock plan` instead. The file's spec becomes the stack's
+        spec once its deploy is queued; a deploy refused (a lock, a stale plan)
+        changes nothing.
         """
         out = Output(json_mode=as_json)
         state = state_of(ctx)
         client = state.client(out)
-        doc = stackfile.pick(stackfile.load(stackfile.find_file(file)), name)
-        saved = save_stack(client, doc)
-        if not as_json:
-            out.print(f"Stack {doc.name}: spec {saved} from {doc.path.name}.")
-            preview = client.post(stack_path(doc.name, "plan"), _targets(target))
-            out.print(summary_text(preview.get("summary") or {}))
+        if plan_id is not None:
+            stack_name_ = stackfile.stack_name(name, file)
+        else:
+            doc = stackfile.pick(stackfile.load(stackfile.find_file(file)), name)
+            stack_name_ = doc.name
+            planned = plan_file(client, doc, target)
+            if not as_json:
+                show_plan(out, planned)
+            if not has_changes(planned):
+                if as_json:
+                    out.json({"plan": planned, "deployed": False})
+                else:
+                    out.print("No changes: the stack's resources match the file.")
+                return
+            if not yes and (as_json or not on_terminal()):
+                raise errors.usage(
+                    f"Deploying stack {doc.name} needs confirmation: pass --yes.",
+                    fields={"yes": ["required when not on a terminal"]},
+                )
+            if not yes and not typer.confirm("Deploy these changes?", err=True):
+                raise CliError("Nothing deployed.", errors.FAILED, code="aborted")
+            plan_id = int(planned["id"])
         receipt = client.post(
-            stack_path(doc.name, "deploy"), _targets(target), idempotency_key=new_idempotency_key()
+            stack_path(stack_name_, "deploy"),
+            {"plan": plan_id},
+            idempotency_key=new_idempotency_key(),
         )
         op = _run(
             state,
@@ -248,10 +291,10 @@ def register(app: typer.Typer) -> None:
             no_wait=no_wait,
             as_json=as_json,
             timeout=timeout,
-            what=f"Deploying stack {doc.name}",
+            what=f"Deploying stack {stack_name_} (plan {plan_id})",
         )
         if op is not None and not as_json:
-            _show_stack_resources(client, out, doc.name)
+            _show_stack_resources(client, out, stack_name_)
 
     @app.command("destroy-stack")
     @handles_errors
