@@ -25,12 +25,18 @@ def memberships(request: HttpRequest) -> list[Membership]:
 
 
 def current_membership(request: HttpRequest) -> Membership | None:
+    """The organization this session last chose, else the one the user joined first -
+    so joining another organization never moves a session."""
     ms = memberships(request)
     wanted = request.session.get(SESSION_KEY)
     for m in ms:
         if m.org_id == wanted:
             return m
-    return ms[0] if ms else None
+    return first_joined(ms)
+
+
+def first_joined(ms: list[Membership]) -> Membership | None:
+    return min(ms, key=lambda m: (m.created_at, m.pk)) if ms else None
 
 
 def request_actor(request: HttpRequest) -> Actor | None:

@@ -54,6 +54,11 @@ urlpatterns = [
     path("settings/members/", org_settings.members, name="members"),
     path("settings/members/<int:pk>/role/", org_settings.member_role, name="member-role"),
     path("settings/members/<int:pk>/remove/", org_settings.member_remove, name="member-remove"),
+    path(
+        "settings/invitations/<int:pk>/withdraw/",
+        org_settings.invitation_withdraw,
+        name="invitation-withdraw",
+    ),
     path("settings/roles/", org_settings.roles, name="roles"),
     path("settings/roles/<int:pk>/", org_settings.role_change, name="role"),
     path("settings/tokens/", org_settings.tokens, name="tokens"),

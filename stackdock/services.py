@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from stackdock.auth_cache import auth_changed
-from stackdock.exceptions import Conflict, NotFound, ValidationError
+from stackdock.exceptions import Conflict, NotFound, PermissionDenied, ValidationError
 from stackdock.models import (
     BUILTIN_ROLES,
     OWNER_ROLE,
@@ -36,7 +36,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 User = get_user_model()
 
 
-def _clean_email(email: str) -> str:
+def clean_email(email: str) -> str:
     email = (email or "").strip().lower()
     try:
         validate_email(email)
@@ -49,7 +49,7 @@ def _clean_email(email: str) -> str:
 
 def user_get_or_create(*, email: str, password: str | None = None) -> tuple[Any, bool]:
     """The user whose username is ``email``; created (with ``password``) if missing."""
-    email = _clean_email(email)
+    email = clean_email(email)
     user = User.objects.filter(username=email).first()
     if user is not None:
         return user, False
@@ -125,6 +125,13 @@ def role_get(*, org: Organization, name: str) -> Role:
 def member_add(
     *, actor: Actor, org: Organization, email: str, role_name: str, password: str | None = None
 ) -> Membership:
+    """The operator's way in (``manage.py add_member``): the user is created if missing,
+    with ``password``, or an existing one is attached. Only the system may do this - the
+    shell is the operator's authority; members invite (``stackdock.invitations``)."""
+    if not actor.is_system:
+        raise PermissionDenied(
+            "Members are added by invitation: the invitee accepts with their own account."
+        )
     require(actor, org, Area.MEMBERS, Level.FULL)
     role = role_get(org=org, name=role_name)
     require_rank(actor, new=role)
@@ -259,6 +266,8 @@ def role_delete(*, actor: Actor, role: Role) -> None:
         raise Conflict(f"Built-in role {role.name!r} cannot be deleted.")
     if role.memberships.exists():
         raise Conflict(f"Role {role.name!r} is still assigned to members.")
+    if role.invitations.filter(accepted_at__isnull=True, revoked_at__isnull=True).exists():
+        raise Conflict(f"Role {role.name!r} is offered by open invitations: withdraw them first.")
     with transaction.atomic():
         audit_log(actor=actor, org=role.org, operation="role.delete", target=role)
         role.delete()

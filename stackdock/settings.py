@@ -180,6 +180,30 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it via hx-headers rendered server-side
+#: how long an invitation's link works (stackdock.invitations)
+STACKDOCK_INVITATION_DAYS = env.int("STACKDOCK_INVITATION_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+
+# --- email (invitations, password reset) ------------------------------------------
+# dev: mails are written to the console of the web process (or, with
+# STACKDOCK_EMAIL_BACKEND=file, as files under var/mail/); production: SMTP, from
+# EMAIL_URL (smtp://user:password@host:587 or submission://... for STARTTLS).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="StackDock <stackdock@localhost>")
+if PRODUCTION:
+    _email = env.email_url("EMAIL_URL", default="smtp://localhost:25")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"]
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+else:
+    _mail = env.str("STACKDOCK_EMAIL_BACKEND", default="console")
+    if _mail not in ("console", "file", "locmem"):
+        raise ImproperlyConfigured(f"STACKDOCK_EMAIL_BACKEND: console, file or locmem ({_mail!r})")
+    EMAIL_BACKEND = f"django.core.mail.backends.{_mail}.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 ANONYMOUS_USER_NAME = None  # django-guardian: no anonymous object permissions
 GUARDIAN_RAISE_403 = False
 

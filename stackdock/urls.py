@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from frontend.views import LoginView
+from frontend.views.invitations import invitation
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
@@ -16,6 +17,37 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # password reset: Django's own flow (docs/architecture/SECURITY.md, "Accounts"), with
+    # the dashboard's templates (Django admin ships ones of the same default names)
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="frontend/account/password_reset_form.html"
+        ),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(
+            template_name="frontend/account/password_reset_done.html"
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="frontend/account/password_reset_confirm.html"
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="frontend/account/password_reset_complete.html"
+        ),
+        name="password_reset_complete",
+    ),
+    path("accounts/invitation/<str:secret>/", invitation, name="invitation"),
     path("dashboard/", include("frontend.urls")),
     path("api/v1/", include("stackdock.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,4 +1,4 @@
-"""Organization settings: members, roles (the permission matrix), API tokens."""
+"""Organization settings: members and invitations, roles (the permission matrix), API tokens."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from frontend.views.base import (
     org_of,
     redirect_to,
 )
-from stackdock import selectors, services
+from stackdock import invitations, selectors, services
 from stackdock.exceptions import Conflict, ValidationError
 from stackdock.models import AREAS, Area, Level, Role
 from stackdock.permissions import Actor, require, require_rank
@@ -41,12 +41,16 @@ def _form_errors(form: Any, exc: ValidationError | Conflict) -> None:
 
 
 def _members_page(
-    request: HttpRequest, actor: Actor, add_form: MemberAddForm | None = None, status: int = 200
+    request: HttpRequest,
+    actor: Actor,
+    add_form: MemberAddForm | None = None,
+    status: int = 200,
+    link: str | None = None,
 ) -> HttpResponse:
     members = list(selectors.members_for(actor=actor))
     roles = list(_roles(actor))
     can_manage = may(actor, Area.MEMBERS, Level.FULL)
-    return render(
+    response = render(
         request,
         "frontend/settings/members.html",
         {
@@ -54,30 +58,49 @@ def _members_page(
             "roles": roles,
             "can_manage": can_manage,
             "add_form": add_form or (MemberAddForm(roles=roles) if can_manage else None),
+            "invitations": list(invitations.invitations_for(actor=actor)),
+            "link": link,
         },
         status=status,
     )
+    response["Cache-Control"] = "no-store"  # a new invitation's link is shown once
+    return response
 
 
 @dashboard_view
 def members(request: HttpRequest) -> HttpResponse:
+    """Members, open invitations, and the invite form. Inviting answers with the link,
+    shown this once (it is mailed to the address too)."""
     actor = actor_of(request)
     if request.method != "POST":
         return _members_page(request, actor)
     form = MemberAddForm(request.POST, roles=_roles(actor))
     if form.is_valid():
         try:
-            services.member_add(
+            _, link = invitations.invitation_create(
                 actor=actor,
                 org=org_of(actor),
                 email=form.cleaned_data["email"],
                 role_name=form.cleaned_data["role"],
+                link_for=lambda secret: request.build_absolute_uri(
+                    invitations.invitation_path(secret)
+                ),
             )
         except (ValidationError, Conflict) as exc:
             _form_errors(form, exc)
         else:
-            return redirect_to("frontend:members")
+            return _members_page(request, actor, link=link)
     return _members_page(request, actor, form, status=400)
+
+
+@dashboard_view
+@require_POST
+def invitation_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = actor_of(request)
+    require(actor, actor.org, Area.MEMBERS, Level.READ)
+    invitation = invitations.invitation_get_for(actor=actor, invitation_id=pk)
+    invitations.invitation_revoke(actor=actor, invitation=invitation)
+    return redirect_to("frontend:members")
 
 
 @dashboard_view

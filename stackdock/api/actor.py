@@ -3,7 +3,8 @@
 - An API token: its membership decides the organization (``X-StackDock-Org``,
   if sent, must name that same organization).
 - The dashboard's session: the membership named by ``X-StackDock-Org: <slug>``,
-  else the user's first membership (by organization slug).
+  else the organization the session chose in the dashboard, else the organization
+  the user joined first (so joining another never moves a session).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from stackdock.models import ApiToken, Membership
 from stackdock.permissions import Actor
 
 ORG_HEADER = "X-StackDock-Org"
+SESSION_KEY = "stackdock_org_id"  # the dashboard's choice (frontend.tenancy.SESSION_KEY)
 
 
 def _wanted_org(request: Request) -> str:
@@ -43,8 +45,12 @@ def _session_actor(request: Request, wanted: str) -> Actor:
     )
     if not memberships:
         raise PermissionDenied("You are not a member of any organization.")
-    if not wanted:
-        return Actor.for_membership(memberships[0])
+    if not wanted:  # the dashboard session's choice, else the first joined (frontend.tenancy)
+        chosen = request.session.get(SESSION_KEY)
+        for membership in memberships:
+            if membership.org_id == chosen:
+                return Actor.for_membership(membership)
+        return Actor.for_membership(min(memberships, key=lambda m: (m.created_at, m.pk)))
     for membership in memberships:
         if membership.org.slug == wanted:
             return Actor.for_membership(membership)

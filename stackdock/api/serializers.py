@@ -154,18 +154,6 @@ class MemberSerializer(serializers.ModelSerializer):
         fields = ["id", "user", "role", "created_at", "updated_at"]
 
 
-class MemberCreateSerializer(InputSerializer):
-    email = serializers.EmailField()
-    role = serializers.CharField(max_length=63)
-    password = serializers.CharField(
-        required=False,
-        write_only=True,
-        max_length=128,
-        style={"input_type": "password"},
-        help_text="Only for a user that does not exist yet; else ignored.",
-    )
-
-
 class MemberUpdateSerializer(InputSerializer):
     role = serializers.CharField(max_length=63)
 
@@ -288,4 +276,32 @@ class WhoamiSerializer(serializers.Serializer):
     token = WhoamiTokenSerializer(allow_null=True)
     organizations = serializers.ListField(
         child=serializers.CharField(), help_text="Slugs of every organization you belong to."
+    )
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.CharField(source="role.name")
+    status = serializers.CharField(help_text="pending, accepted, withdrawn or expired")
+    invited_by = serializers.CharField(source="inviter_repr")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class InvitationCreatedSerializer(InvitationSerializer):
+    link = serializers.URLField(
+        help_text="The link that accepts the invitation: shown in this response only, and "
+        "mailed to the address. It works once, until expires_at."
+    )
+
+
+class InvitationCreateSerializer(InputSerializer):
+    email = serializers.EmailField()
+    role = serializers.CharField(max_length=63)
+
+
+class InvitationAcceptSerializer(InputSerializer):
+    token = serializers.CharField(
+        max_length=2000, help_text="The invitation's link, or the secret at its end."
     )

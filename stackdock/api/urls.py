@@ -12,7 +12,14 @@ from audit.api.views import AuditExportViewSet, AuditViewSet
 from docks.api.views import RESOURCE_VIEWSETS, DockViewSet, ProviderViewSet
 from provisioning.api.views import OperationViewSet, ProvisionViewSet, StackViewSet
 from stackdock.api.exceptions import error_body
-from stackdock.api.views import MemberViewSet, RoleViewSet, TokenViewSet, WhoamiView
+from stackdock.api.views import (
+    InvitationAcceptView,
+    InvitationViewSet,
+    MemberViewSet,
+    RoleViewSet,
+    TokenViewSet,
+    WhoamiView,
+)
 
 app_name = "api"
 
@@ -112,6 +119,13 @@ urlpatterns = [
         MemberViewSet.as_view(acts(patch="partial_update", delete="destroy")),
         name="member-detail",
     ),
+    path("invitations", InvitationViewSet.as_view(LIST_CREATE), name="invitation-list"),
+    path(
+        "invitations/<int:pk>",
+        InvitationViewSet.as_view(acts(delete="destroy")),
+        name="invitation-detail",
+    ),
+    path("invitations/accept", InvitationAcceptView.as_view(), name="invitation-accept"),
     path("roles", RoleViewSet.as_view(LIST_CREATE), name="role-list"),
     path(
         "roles/<int:pk>",

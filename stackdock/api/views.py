@@ -1,17 +1,21 @@
-"""``/whoami``, members, roles and API tokens."""
+"""``/whoami``, members, invitations, roles and API tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from stackdock import selectors, services
+from stackdock import invitations, selectors, services
 from stackdock.api.base import ApiView, ApiViewSet, parse_int_id
 from stackdock.api.serializers import (
-    MemberCreateSerializer,
+    InvitationAcceptSerializer,
+    InvitationCreatedSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
     RoleCreateSerializer,
@@ -82,21 +86,12 @@ class MemberViewSet(ApiViewSet):
 
     @extend_schema(
         tags=["tenancy"],
-        summary="Add a member (members: full; a role at or below your own)",
-        request=MemberCreateSerializer,
-        responses={201: MemberSerializer},
+        summary="Invite someone by email (the same as POST /invitations)",
+        request=InvitationCreateSerializer,
+        responses={201: InvitationCreatedSerializer},
     )
     def create(self, request: Request) -> Response:
-        data = self.validated(MemberCreateSerializer)
-        actor = self.actor
-        membership = services.member_add(
-            actor=actor,
-            org=self.org,
-            email=data["email"],
-            role_name=data["role"],
-            password=data.get("password"),
-        )
-        return Response(MemberSerializer(membership).data, status=201)
+        return invite(self, request)
 
     @extend_schema(
         tags=["tenancy"],
@@ -214,3 +209,67 @@ class TokenViewSet(ApiViewSet):
         )
         services.token_revoke(actor=self.actor, token=token)
         return Response(status=204)
+
+
+def invite(view: ApiView, request: Request) -> Response:
+    """Create an invitation; the answer is the same whether the address has an account."""
+    data = view.validated(InvitationCreateSerializer)
+    invitation, link = invitations.invitation_create(
+        actor=view.actor,
+        org=view.org,
+        email=data["email"],
+        role_name=data["role"],
+        link_for=lambda secret: request.build_absolute_uri(invitations.invitation_path(secret)),
+    )
+    invitation.link = link  # type: ignore[attr-defined]
+    return Response(InvitationCreatedSerializer(invitation).data, status=201)
+
+
+class InvitationViewSet(ApiViewSet):
+    @extend_schema(
+        tags=["tenancy"],
+        summary="List open invitations (members: read)",
+        responses=InvitationSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        return self.paginated(invitations.invitations_for(actor=self.actor), InvitationSerializer)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Invite someone by email (members: full; a role at or below your own)",
+        request=InvitationCreateSerializer,
+        responses={201: InvitationCreatedSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        return invite(self, request)
+
+    @extend_schema(
+        tags=["tenancy"],
+        summary="Withdraw an open invitation (members: full; its role at or below yours)",
+        responses={204: None},
+    )
+    def destroy(self, request: Request, pk: Any) -> Response:
+        invitation = invitations.invitation_get_for(
+            actor=self.actor, invitation_id=parse_int_id(pk, "Invitation")
+        )
+        invitations.invitation_revoke(actor=self.actor, invitation=invitation)
+        return Response(status=204)
+
+
+class InvitationAcceptView(ApiView):
+    """Accepting needs only to be signed in as the invited address: no membership yet."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["tenancy"],
+        operation_id="invitation_accept",
+        summary="Accept an invitation sent to your address (you join its organization)",
+        request=InvitationAcceptSerializer,
+        responses={201: MemberSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(InvitationAcceptSerializer)
+        secret = data["token"].strip().rstrip("/").rsplit("/", 1)[-1]
+        membership = invitations.invitation_accept(user=request.user, secret=secret)
+        return Response(MemberSerializer(membership).data, status=201)

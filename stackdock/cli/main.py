@@ -15,6 +15,7 @@ from stackdock.cli.commands import (
     audit,
     auth,
     docks,
+    members,
     operations,
     providers,
     provision,
@@ -79,6 +80,7 @@ resources.register(app)
 stacks.register(app)
 app.add_typer(docks.docks_app, name="docks")
 audit.register(app)
+members.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

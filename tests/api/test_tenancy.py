@@ -79,16 +79,28 @@ def test_builtin_roles_cannot_be_changed_or_deleted(owner_client, org):
 
 
 def test_members_add_change_remove(owner_client, owner):
-    created = owner_client.post(
+    """Adding is an invitation; the invited person accepts; then change and remove."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    invited = owner_client.post(
         "/api/v1/members", {"email": "New@Acme.test", "role": "developer"}, format="json"
     )
-    assert created.status_code == 201
-    member = created.json()
+    assert invited.status_code == 201
+    assert invited.json()["email"] == "new@acme.test" and invited.json()["role"] == "developer"
+    newcomer = APIClient()
+    newcomer.force_login(UserFactory(username="new@acme.test"))
+    accepted = newcomer.post(
+        "/api/v1/invitations/accept", {"token": invited.json()["link"]}, format="json"
+    )
+    assert accepted.status_code == 201
+    member = accepted.json()
     assert member["user"]["email"] == "new@acme.test" and member["role"] == "developer"
     again = owner_client.post(
         "/api/v1/members", {"email": "new@acme.test", "role": "viewer"}, format="json"
     )
-    assert again.status_code == 409
+    assert again.status_code == 409  # already a member
     changed = owner_client.patch(
         f"/api/v1/members/{member['id']}", {"role": "viewer"}, format="json"
     )

@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from conftest import actor_of
 from stackdock.models import ApiToken, Membership, Role
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -64,15 +65,15 @@ def test_members_add_and_change_role(login, owner, org):
     response = client.post(
         "/dashboard/settings/members/", {"email": "New@Acme.test", "role": "viewer"}
     )
-    assert response.status_code == 303
-    new = Membership.objects.get(user__username="new@acme.test")
+    assert response.status_code == 200 and "Invitation sent" in response.content.decode()
+    new = MembershipFactory(org=org, role_name="viewer", user=UserFactory(username="new@acme.test"))
     assert new.role.name == "viewer"
     client.post(f"/dashboard/settings/members/{new.pk}/role/", {"role": "developer"})
     new.refresh_from_db()
     assert new.role.name == "developer"
     dup = client.post("/dashboard/settings/members/", {"email": "new@acme.test", "role": "viewer"})
     assert dup.status_code == 400 and "already a member" in dup.content.decode()
-    assert {"member.add", "member.change"} <= set(
+    assert {"member.invite", "member.change"} <= set(
         AuditEvent.objects.values_list("operation", flat=True)
     )
 

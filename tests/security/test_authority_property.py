@@ -3,11 +3,13 @@ with a permission the caller did not hold (issue 15, rule 1).
 
 The caller holds a random non-owner role. Hypothesis draws a sequence of acts - create
 or change a role, add a member, change a member's role, create a token (for anyone,
-narrowed or not), give a dock grant, and switch to acting with any token secret it was
-given so far - sent through the API and the dashboard. Afterwards:
+narrowed or not), give a dock grant, invite (an address with an account or not), use an invitation link it got, and
+switch to acting with any token secret it was given so far - sent through the API and
+the dashboard. Afterwards:
 
 - every secret the caller was given acts with permissions the caller held, never as an
-  owner;
+  owner; every invitation link it was given, used for all a link's holder may do, joins
+  nobody and sets no password (no session for anyone);
 - every membership that was created or changed (its role or its dock grants), and every
   role that was created or changed, holds only what the caller held, never owner;
 - the caller itself holds no more than it did.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
@@ -46,6 +49,7 @@ ACT = st.one_of(
         st.just("grant"), st.integers(0, 9), st.sampled_from(["view_dock", "provision_dock"])
     ),
     st.tuples(st.just("use_secret"), st.integers(0, 9)),
+    st.tuples(st.just("use_link"), st.integers(0, 9)),
 )
 
 
@@ -64,6 +68,11 @@ class Caller:
         self.current = secret
         self.session = Client()
         self.session.force_login(membership.user)
+        self.links: list[str] = []
+
+    def membership_email(self, i: int) -> str:
+        """An address that has an account (someone of another organization)."""
+        return "boss@globex.test"
 
     def api(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
         client = APIClient()
@@ -88,10 +97,20 @@ class Caller:
             if custom:
                 role = _pick(custom, args[0])
                 self.api("patch", f"roles/{role.pk}", {"permissions": args[1]})
-        elif kind == "member_add":
+        elif kind == "member_add":  # an invitation; the caller gets its link
             role = _pick(roles, args[0])
-            body = {"email": f"new{len(members)}@acme.test", "role": role.name}
-            self.api("post", "members", {**body, "password": "a-long-enough-password-1"})
+            email = f"new{len(members)}@acme.test" if args[0] % 3 else self.membership_email(0)
+            response = self.api("post", "invitations", {"email": email, "role": role.name})
+            if response.status_code == 201:
+                self.links.append(response.json()["link"])
+        elif kind == "use_link":  # whatever a link's holder may do with it
+            link = _pick(self.links, args[0])
+            if link is not None:
+                path = link.removeprefix("http://testserver")
+                anonymous = Client()
+                anonymous.post(path, {"action": "send_link"})
+                response = self.session.post(path, {"action": "accept"})
+                assert response.status_code < 500
         elif kind == "member_change":
             member, role = _pick(members, args[0]), _pick(roles, args[1])
             self.api("patch", f"members/{member.pk}", {"role": role.name})
@@ -134,7 +153,7 @@ def _within(standing: Standing, held: Standing) -> bool:
 
 
 @pytest.fixture
-def base_org(org):
+def base_org(org, outsider):
     for name, email in (("owner", "o"), ("admin", "a"), ("developer", "d"), ("viewer", "v")):
         MembershipFactory(org=org, role_name=name, user=UserFactory(username=f"{email}@acme.test"))
     DockFactory(org=org, name="sandbox", provider="sandbox")
@@ -162,6 +181,7 @@ def test_no_sequence_of_calls_yields_more_than_the_caller_held(base_org, caller_
         held = standing_of(membership)
         assert not held.owner
         before = _standings(org)
+        passwords = dict(get_user_model().objects.values_list("pk", "password"))
         caller = Caller(membership)
         for act in acts:
             caller.act(act)
@@ -179,4 +199,10 @@ def test_no_sequence_of_calls_yields_more_than_the_caller_held(base_org, caller_
             if before.get(key) != standing:
                 assert _within(standing, held), (key, standing, held)
         assert _within(after[("member", membership.user_id)], held)
+        # sessions: nobody's password was set or changed, no new account has one
+        for user in get_user_model().objects.all():
+            if user.pk in passwords:
+                assert user.password == passwords[user.pk], user.username
+            else:
+                assert not user.has_usable_password(), user.username
         transaction.set_rollback(True)

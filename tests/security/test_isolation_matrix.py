@@ -46,6 +46,7 @@ from rest_framework.test import APIClient
 
 from stackdock.api.urls import not_found as api_not_found
 from stackdock.models import AREAS
+from stackdock.permissions import Actor
 from tests.security.conftest import (
     PRINCIPALS,
     STACK_DOC,
@@ -132,6 +133,19 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     ("admin/logout/", "POST"): site(302, 302),
     ("admin/(?P<url>.*)$", "GET"): STAFF_ONLY,
     ("admin/(?P<url>.*)$", "POST"): STAFF_ONLY,
+    # Django's password reset: a form for anyone (it says the same whatever the email)
+    ("accounts/password_reset/", "GET"): site(200, 200),
+    ("accounts/password_reset/", "POST"): site(200, 200),  # the form again (empty body)
+    ("accounts/password_reset/done/", "GET"): site(200, 200),
+    ("accounts/password_reset/done/", "POST"): site(405, 405),
+    ("accounts/reset/<uidb64>/<token>/", "GET"): site(200, 200),  # "this link is not valid"
+    ("accounts/reset/<uidb64>/<token>/", "POST"): site(200, 200),
+    ("accounts/reset/done/", "GET"): site(200, 200),
+    ("accounts/reset/done/", "POST"): site(405, 405),
+    # an invitation's page: an unknown secret is a 404 to anyone (real ones:
+    # security/test_authority_matrix.py, stackdock/test_invitations.py)
+    ("accounts/invitation/<str:secret>/", "GET"): site(404, 404),
+    ("accounts/invitation/<str:secret>/", "POST"): site(404, 404),
     ("api/schema/", "GET"): site(200, 200),  # the OpenAPI document is public
     ("api/schema/", "POST"): site(405, 405),
     ("api/docs/", "GET"): site(200, 200),
@@ -210,11 +224,14 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     (D + "^audit/export\\.(?P<fmt>csv|jsonl)$", "POST"): page(200, 200, 403, 403, 200),
     # --- dashboard: organization settings ---------------------------------------------------
     (D + "settings/members/", "GET"): page(200, 200, 403, 403, 200),
-    (D + "settings/members/", "POST"): page(303, 303, 403, 403, 303),
+    # an invitation: the page again, showing its link once
+    (D + "settings/members/", "POST"): page(200, 200, 403, 403, 200),
     (D + "settings/members/<int:pk>/role/", "GET"): page(405, 405, 405, 405, 405),
     (D + "settings/members/<int:pk>/role/", "POST"): page(303, 303, 403, 403, 404),
     (D + "settings/members/<int:pk>/remove/", "GET"): page(200, 200, 403, 403, 404),
     (D + "settings/members/<int:pk>/remove/", "POST"): page(303, 303, 403, 403, 404),
+    (D + "settings/invitations/<int:pk>/withdraw/", "GET"): page(405, 405, 405, 405, 405),
+    (D + "settings/invitations/<int:pk>/withdraw/", "POST"): page(303, 303, 403, 403, 404),
     (D + "settings/roles/", "GET"): page(200, 200, 403, 403, 200),
     (D + "settings/roles/", "POST"): page(303, 303, 403, 403, 303),
     (D + "settings/roles/<int:pk>/", "GET"): page(405, 405, 405, 405, 405),
@@ -281,6 +298,11 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     (V + "members", "POST"): api(201, 201, 403, 403, 201),
     (V + "members/<int:pk>", "PATCH"): api(200, 200, 403, 403, 404),
     (V + "members/<int:pk>", "DELETE"): api(204, 204, 403, 403, 404),
+    (V + "invitations", "GET"): api(200, 200, 403, 403, 200),
+    (V + "invitations", "POST"): api(201, 201, 403, 403, 201),
+    (V + "invitations/<int:pk>", "DELETE"): api(204, 204, 403, 403, 404),
+    # anyone signed in may try; the secret in the body is no invitation's
+    (V + "invitations/accept", "POST"): api(404, 404, 404, 404, 404),
     (V + "roles", "GET"): api(200, 200, 403, 403, 200),
     (V + "roles", "POST"): api(201, 201, 403, 403, 201),
     (V + "roles/<int:pk>", "PATCH"): api(200, 200, 403, 403, 404),
@@ -383,7 +405,22 @@ PK_OWNERS: dict[str, Callable[[Victim], Any]] = {
     "members": lambda v: v.extra_member.pk,
     "roles": lambda v: v.custom_role.pk,
     "tokens": lambda v: v.token.pk,
+    "invitations": lambda v: _invitation(v).pk,
 }
+
+
+def _invitation(v: Victim) -> Any:
+    """The victim organization's open invitation (made on first use)."""
+    from stackdock.invitations import invitation_create
+    from stackdock.models import Invitation
+
+    found = Invitation.objects.filter(org=v.dock.org, email="invited@acme.test").first()
+    if found is not None:
+        return found
+    owner = Actor.for_membership(v.members["owner"])
+    return invitation_create(
+        actor=owner, org=v.dock.org, email="invited@acme.test", role_name="viewer", link_for=str
+    )[0]
 
 
 def _literal(text: str) -> str:
@@ -418,6 +455,9 @@ def _value(route: str, before: str, name: str, regex: str | None, v: Victim) -> 
         "content_type_id": str(ContentType.objects.get_for_model(v.dock).pk),
         "id": str(v.members["owner"].user.pk),
         "url": "no-such-page/",
+        "secret": "sdi_no-such-invitation",
+        "uidb64": "MQ",
+        "token": "no-such-token",
     }
     if name == "object_id":
         return [str(v.dock.pk)] if route.startswith("admin/r/") else [_admin_object(route)]
@@ -497,6 +537,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("api/v1/stacks/<str:name>", "PUT"): lambda v: {"spec": STACK_DOC},
     ("api/v1/members", "POST"): lambda v: {"email": "new@acme.test", "role": "viewer"},
     ("api/v1/members/<int:pk>", "PATCH"): lambda v: {"role": "developer"},
+    ("api/v1/invitations", "POST"): lambda v: {"email": "new@acme.test", "role": "viewer"},
+    ("api/v1/invitations/accept", "POST"): lambda v: {"token": "sdi_no-such-invitation"},
     ("api/v1/roles", "POST"): lambda v: {"name": "auditor", "permissions": {"audit": "read"}},
     ("api/v1/roles/<int:pk>", "PATCH"): lambda v: {"permissions": {"docks": "read"}},
     ("api/v1/tokens", "POST"): lambda v: {"name": "ci"},
