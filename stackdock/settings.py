@@ -198,6 +198,8 @@ if PRODUCTION:
     EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
     EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
     EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+    # mails are sent by the web process once the request's transaction commits: bounded
+    EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 else:
     _mail = env.str("STACKDOCK_EMAIL_BACKEND", default="console")
     if _mail not in ("console", "file", "locmem"):

@@ -47,7 +47,7 @@ from docks.models import UNIVERSAL_MODELS, Dock
 from docks.services import dock_credentials
 from provisioning.models import Operation, Stack
 from provisioning.registry import get_registry
-from stackdock.models import ApiToken, Membership, Role
+from stackdock.models import ApiToken, Invitation, Membership, Role
 from stackdock.permissions import Actor
 from tests.fakes.cloudflare.fixtures import CF_ACCOUNT_ID
 from tests.fixtures.moto_server import moto_iam_auth
@@ -366,6 +366,8 @@ def _param_values(route: str, before: str, name: str, regex: str | None, org: An
             str(pk)
             for pk in ApiToken.objects.filter(membership__org=org).values_list("pk", flat=True)
         ]
+    if name == "pk" and segment == "invitations":
+        return [str(pk) for pk in Invitation.objects.filter(org=org).values_list("pk", flat=True)]
     if name == "provider":
         return list(registry.providers())
     if name == "resource_type":
