@@ -148,10 +148,18 @@ class UserSerializer(serializers.Serializer):
 class MemberSerializer(serializers.ModelSerializer):
     user = UserSerializer(read_only=True)
     role = serializers.CharField(source="role.name", read_only=True)
+    service_account = serializers.SerializerMethodField(
+        help_text="A membership for automation: nobody signs in as it; its maker makes its tokens."
+    )
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "role", "created_at", "updated_at"]
+        fields = ["id", "user", "role", "service_account", "created_at", "updated_at"]
+
+    def get_service_account(self, membership: Membership) -> bool:
+        from stackdock.service_accounts import is_service_account
+
+        return is_service_account(membership)
 
 
 class MemberUpdateSerializer(InputSerializer):
@@ -277,6 +285,11 @@ class WhoamiSerializer(serializers.Serializer):
     organizations = serializers.ListField(
         child=serializers.CharField(), help_text="Slugs of every organization you belong to."
     )
+
+
+class ServiceAccountCreateSerializer(InputSerializer):
+    name = serializers.RegexField(r"^[a-z0-9][a-z0-9-]{0,39}$", max_length=40)
+    role = serializers.CharField(max_length=63)
 
 
 class InvitationSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from stackdock.api.views import (
     InvitationViewSet,
     MemberViewSet,
     RoleViewSet,
+    ServiceAccountView,
     TokenViewSet,
     WhoamiView,
 )
@@ -126,6 +127,7 @@ urlpatterns = [
         name="invitation-detail",
     ),
     path("invitations/accept", InvitationAcceptView.as_view(), name="invitation-accept"),
+    path("service-accounts", ServiceAccountView.as_view(), name="service-account-create"),
     path("roles", RoleViewSet.as_view(LIST_CREATE), name="role-list"),
     path(
         "roles/<int:pk>",

@@ -9,7 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from stackdock import invitations, selectors, services
+from stackdock import invitations, selectors, service_accounts, services
 from stackdock.api.base import ApiView, ApiViewSet, parse_int_id
 from stackdock.api.serializers import (
     InvitationAcceptSerializer,
@@ -21,6 +21,7 @@ from stackdock.api.serializers import (
     RoleCreateSerializer,
     RoleSerializer,
     RoleUpdateSerializer,
+    ServiceAccountCreateSerializer,
     TokenCreatedSerializer,
     TokenCreateSerializer,
     TokenSerializer,
@@ -254,6 +255,23 @@ class InvitationViewSet(ApiViewSet):
         )
         invitations.invitation_revoke(actor=self.actor, invitation=invitation)
         return Response(status=204)
+
+
+class ServiceAccountView(ApiView):
+    @extend_schema(
+        tags=["tenancy"],
+        operation_id="service_account_create",
+        summary="Create a service account for automation (members: full; a role at or below "
+        "yours); make its tokens with POST /tokens and its member id",
+        request=ServiceAccountCreateSerializer,
+        responses={201: MemberSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(ServiceAccountCreateSerializer)
+        membership = service_accounts.service_account_create(
+            actor=self.actor, org=self.org, name=data["name"], role_name=data["role"]
+        )
+        return Response(MemberSerializer(membership).data, status=201)
 
 
 class InvitationAcceptView(ApiView):

@@ -161,6 +161,13 @@ CASES = [
         lambda w: {"role": "developer"},
     ),
     Case("members-delete", "DELETE", lambda w: f"members/{w.extra_member.pk}", acme(204, 403, 403)),
+    Case(
+        "service-accounts-create",
+        "POST",
+        lambda w: "service-accounts",
+        acme(201, 403, 403, outsider=201),
+        lambda w: {"name": "ci", "role": "viewer"},
+    ),
     Case("invitations-list", "GET", lambda w: "invitations", acme(200, 403, 403, outsider=200)),
     Case(
         "invitations-create",

@@ -265,6 +265,13 @@ ACTS: dict[tuple[str, str], tuple[Act, ...]] = {
             targets=MEMBER_TARGETS,
         ),
     ),
+    (API + "service-accounts", "POST"): (
+        Act(
+            "create a service account",
+            lambda w, a, t, n: ("/api/v1/service-accounts", {"name": "ci", "role": role_name(n)}),
+            news=ROLES,
+        ),
+    ),
     (API + "invitations", "POST"): (
         Act(
             "invite",
@@ -460,8 +467,18 @@ ACTS: dict[tuple[str, str], tuple[Act, ...]] = {
 
 # --- which endpoints act on authority ----------------------------------------------------
 
-#: a route acts on a member, role, token or grant when its path names one
+#: a route acts on a member, role, token or grant when its path names one, or when its
+#: view lives where such views live
 AUTHORITY_WORDS = re.compile(r"member|role|token|grant|invit|whoami")
+AUTHORITY_MODULES = frozenset(
+    {"stackdock.api.views", "frontend.views.org_settings", "frontend.views.invitations"}
+)
+
+
+def _module(callback: Any) -> str:
+    return str(getattr(getattr(callback, "cls", callback), "__module__", ""))
+
+
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 #: no act on a member, role, token or grant despite the name: whoami reads; the password
 #: reset link is Django's own flow, for whoever holds the mailbox
@@ -474,12 +491,21 @@ def authority_endpoints() -> set[tuple[str, str]]:
     member, role, token, grant or invitation."""
     found = set()
     for route in url_routes():
-        if route.surface == "admin" or not AUTHORITY_WORDS.search(route.route):
-            continue  # Django admin: staff only (the isolation matrix)
+        if route.surface == "admin":
+            continue  # staff only (the isolation matrix)
+        if not (
+            AUTHORITY_WORDS.search(route.route) or _module(route.callback) in AUTHORITY_MODULES
+        ):
+            continue
         methods = route.methods() if route.surface == "api" else ("POST",)
         found |= {(route.route, m) for m in methods if m in WRITES}
+    by_route = {r.route: r for r in url_routes()}
     for route, method in schema_operations():
-        if AUTHORITY_WORDS.search(route) and method in WRITES:
+        view = by_route.get(route)
+        acts = AUTHORITY_WORDS.search(route) or (
+            view is not None and _module(view.callback) in AUTHORITY_MODULES
+        )
+        if acts and method in WRITES:
             found.add((route, method))
     return found - NOT_ACTS
 
