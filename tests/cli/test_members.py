@@ -54,6 +54,16 @@ def test_accept_sends_the_link(cli, api):
     assert "Joined as viewer" in result.stdout
 
 
+def test_service_account_posts_its_name_and_role(cli, api):
+    member = {"id": 11, "user": {"id": 5, "username": "ci@acme.service.invalid"}, "role": "viewer"}
+    api.on("POST", "/service-accounts", json=member, status=201)
+    result = cli("service-account", "ci", "--role", "viewer")
+    assert result.exit_code == 0, result.stderr
+    sent = json.loads(api.sent("POST", "/service-accounts")[0].content)
+    assert sent == {"name": "ci", "role": "viewer"}
+    assert "ci@acme.service.invalid" in result.stdout
+
+
 def test_members_lists_members(cli, api):
     member = {"id": 9, "user": {"id": 1, "username": "me@x", "email": "me@x"}, "role": "viewer"}
     api.on("GET", "/members", json=page([member]))

@@ -1,4 +1,4 @@
-"""``members``, ``invite``, ``invitations`` and ``accept``: joining an organization.
+"""``members``, ``invite``, ``invitations``, ``accept`` and ``service-account``.
 
 Members join by invitation: ``invite EMAIL --role ROLE`` prints the link once (it
 is mailed too); whoever is signed in as that address accepts it, here with
@@ -65,6 +65,25 @@ def register(app: typer.Typer) -> None:
             out.json(page)
             return
         out.table(INVITATION_COLUMNS, page.get("results", []))
+
+    @app.command("service-account")
+    @handles_errors
+    def service_account(
+        ctx: typer.Context,
+        name: Annotated[str, typer.Argument(help="Lowercase letters, digits, hyphens.")],
+        role: Annotated[str, typer.Option("--role", help="Its role (at or below yours).")] = (
+            "viewer"
+        ),
+        as_json: JsonOption = False,
+    ) -> None:
+        """Create a service account for automation; then make its token in the dashboard or
+        with POST /tokens and its member id."""
+        out = Output(json_mode=as_json)
+        body = state_of(ctx).client(out).post("/service-accounts", {"name": name, "role": role})
+        if as_json:
+            out.json(body)
+            return
+        out.fields([("member", body.get("id")), ("user", (body.get("user") or {}).get("username"))])
 
     @app.command()
     @handles_errors
