@@ -23,7 +23,7 @@ from frontend.views.base import (
 from stackdock import invitations, selectors, services
 from stackdock.exceptions import Conflict, ValidationError
 from stackdock.models import AREAS, Area, Level, Role
-from stackdock.permissions import Actor, require, require_rank
+from stackdock.permissions import Actor, rank_shortfall, require, require_rank, standing_of
 
 
 def _roles(actor: Actor) -> QuerySet[Role]:
@@ -50,6 +50,8 @@ def _members_page(
     members = list(selectors.members_for(actor=actor))
     roles = list(_roles(actor))
     can_manage = may(actor, Area.MEMBERS, Level.FULL)
+    # what to offer (by role alone; the services check the member's grants too)
+    givable = [r for r in roles if rank_shortfall(actor, standing_of(r)) is None]
     response = render(
         request,
         "frontend/settings/members.html",
@@ -57,7 +59,9 @@ def _members_page(
             "members": members,
             "roles": roles,
             "can_manage": can_manage,
-            "add_form": add_form or (MemberAddForm(roles=roles) if can_manage else None),
+            "givable": givable,
+            "above_you": {m.pk for m in members if m.role not in givable},
+            "add_form": add_form or (MemberAddForm(roles=givable) if can_manage else None),
             "invitations": list(invitations.invitations_for(actor=actor)),
             "link": link,
         },
