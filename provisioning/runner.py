@@ -47,6 +47,7 @@ from provisioning.models import (
     OperationEvent,
     OperationKind,
     OperationStatus,
+    Plan,
     Stack,
     StackKind,
 )
@@ -337,8 +338,21 @@ class Adapters:
 def _parse(op: Operation, stack: Stack) -> StackSpec:
     docks = _docks_by_ref(op)
     return parse_stack(
-        stack.spec, registry=get_registry(), dock_provider=lambda ref: docks[str(ref)].provider
+        _applied_spec(op, stack),
+        registry=get_registry(),
+        dock_provider=lambda ref: docks[str(ref)].provider,
     )
+
+
+def _applied_spec(op: Operation, stack: Stack) -> Any:
+    """What a deploy applies: the spec of the plan recorded when it was queued (whose keys
+    it claimed), not one saved while it waited - that one is for the next deploy."""
+    plan_id = (op.plan or {}).get("id") if op.kind == OperationKind.DEPLOY else None
+    if plan_id is not None:
+        spec = Plan.objects.filter(pk=plan_id).values_list("spec", flat=True).first()
+        if spec is not None:
+            return spec
+    return stack.spec
 
 
 def orchestrator_for(

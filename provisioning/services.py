@@ -599,11 +599,21 @@ def operation_cancel(*, actor: Actor, operation: Operation) -> Operation:
 
 
 def _settle_cancelled_single(op: Operation) -> None:
-    """A provision cancelled before it ran leaves no half-made row behind."""
-    if op.kind != OperationKind.PROVISION or not op.resource_table or op.resource_id is None:
+    """A single-resource operation cancelled before it ran leaves its row as it found it:
+    a provision no half-made row, a delete the row no longer ``deprovisioning``."""
+    if not op.resource_table or op.resource_id is None:
         return
     model = UNIVERSAL_MODELS[op.resource_table]
-    model.objects.filter(pk=op.resource_id, provider_resource_id__isnull=True).delete()
+    if op.kind == OperationKind.PROVISION:
+        model.objects.filter(pk=op.resource_id, provider_resource_id__isnull=True).delete()
+    elif op.kind == OperationKind.DELETE:
+        waiting = model.objects.filter(
+            pk=op.resource_id, provisioning_state=ProvisioningState.DEPROVISIONING
+        )
+        waiting.filter(provider_resource_id__isnull=False).update(
+            provisioning_state=ProvisioningState.PROVISIONED
+        )
+        waiting.update(provisioning_state=ProvisioningState.FAILED)  # nothing at the provider
 
 
 # --- single resources ---------------------------------------------------------------------
