@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.models import UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
-from provisioning import claims, plans
+from provisioning import claims, plans, reach
 from provisioning.engine.errors import SpecError
 from provisioning.engine.spec import StackSpec, parse_stack
 from provisioning.models import (
@@ -322,10 +322,10 @@ def _record_plan(
     data: Mapping[str, Any],
     text: str,
     targets: list[str] | None,
+    result: dict[str, Any] | None = None,
 ) -> Plan:
-    from provisioning.runner import plan_stack
-
-    result = plan_stack(stack=stack, spec=spec, targets=targets)
+    if result is None:
+        result = _plan_result(stack, spec, targets)
     return plans.record(
         stack=stack,
         spec=dict(data),
@@ -334,6 +334,12 @@ def _record_plan(
         result=result,
         created_by=actor.user if not actor.is_system else None,
     )
+
+
+def _plan_result(stack: Stack, spec: StackSpec, targets: list[str] | None) -> dict[str, Any]:
+    from provisioning.runner import plan_stack
+
+    return plan_stack(stack=stack, spec=spec, targets=targets)
 
 
 def _check_targets(stack: Stack, spec: StackSpec, targets: list[str] | None) -> None:
@@ -387,8 +393,14 @@ def _stack_operation(
         require(actor, org, Area.PROVISIONING, Level.FULL, obj=stack)
     stack = Stack.objects.get(pk=stack.pk)  # the spec as stored now: what the worker applies
     spec = stack_parse(actor=actor, org=org, doc=stack.spec)
-    _require_provision(actor, org, _docks_of(org, spec))
     _check_targets(stack, spec, targets)
+    planned = None
+    if kind == OperationKind.DEPLOY:
+        planned = _plan_result(stack, spec, targets)
+        reached = reach.docks_reached(stack, spec=spec, changes=planned["changes"])
+    else:  # destroy and refresh act on everything state holds, whatever the spec says
+        reached = reach.docks_reached(stack, spec=spec, whole_state=True)
+    _require_provision(actor, org, reached)
     with transaction.atomic():
         replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
@@ -397,7 +409,9 @@ def _stack_operation(
         if kind == OperationKind.DEPLOY:
             claims.claim(stack, _wanted(org, spec, targets))
             # a deploy without a plan plans and applies in one: record what it applies
-            saved = _record_plan(actor, stack, spec, stack.spec, stack.spec_text, targets)
+            saved = _record_plan(
+                actor, stack, spec, stack.spec, stack.spec_text, targets, result=planned
+            )
         op = _queue(
             actor=actor,
             org=org,
@@ -488,7 +502,7 @@ def _deploy_plan(
             fields={"targets": ["leave out: the plan has its targets"]},
         )
     spec = stack_parse(actor=actor, org=org, doc=saved.spec)
-    _require_provision(actor, org, _docks_of(org, spec))
+    _require_provision(actor, org, reach.docks_reached(stack, spec=spec, changes=saved.changes))
     with transaction.atomic():
         replay = _replay_or_lock(org, stack, idempotency_key, request_hash)
         if replay is not None:
