@@ -10,8 +10,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from docks.destination import endpoint_allowed
 from docks.models import Bucket, Database, Dock, Domain, Server, WebService
-from docks.services import dock_set_credentials, endpoint_allowed
+from docks.services import dock_set_credentials
 from stackdock.admin import admin_actor
 from stackdock.exceptions import ValidationError
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.crypto import envelope_key_id, field_aad, get_keyring
+from docks.destination import checked_for_new_endpoint, credentials_check, endpoint_allowed
 from docks.models import SECRET_FIELDS, Dock
-from stackdock import outbound
 from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import Area, Level, Organization
 from stackdock.permissions import Actor, Standing, require, require_rank
@@ -221,77 +221,7 @@ def erase_expired_previous_credentials(*, now: Any = None) -> int:
     return erased
 
 
-# --- provider-facing writes ------------------------------------------------------------
-
-
-def endpoint_allowed(endpoint_url: str | None) -> str:
-    """The outbound policy (``stackdock.outbound``) for a dock's endpoint override, now,
-    as a 400 naming ``endpoint_url``. Blank - the provider's own endpoint - passes."""
-    if not endpoint_url:
-        return ""
-    try:
-        outbound.check(endpoint_url)
-    except outbound.Refused as exc:
-        raise ValidationError(
-            f"endpoint_url: {exc.reason}.", fields={"endpoint_url": [exc.reason]}
-        ) from None
-    return endpoint_url
-
-
-def credentials_check(
-    *, provider: str, credentials: Mapping[str, Any] | None, endpoint_url: str = ""
-) -> dict[str, Any]:
-    """Validate credentials against the provider's own model, then with a live call.
-
-    Returns the cleaned credentials; raises ValidationError naming the field,
-    or with the provider's reason when it refuses them. An endpoint override is
-    checked against the outbound policy first, and a failure to reach it is
-    told in classified words (refused, timeout, TLS error, not an API...),
-    never with anything the endpoint answered.
-    """
-    from pydantic import ValidationError as PydanticError
-
-    from docks.adapters.base import ProviderError
-    from provisioning.engine.registry import pydantic_errors
-    from provisioning.registry import get_registry
-
-    endpoint_allowed(endpoint_url)
-    registry = get_registry()
-    try:
-        cls = registry.adapter_class(provider)
-    except Exception:
-        valid = ", ".join(registry.providers())
-        raise ValidationError(
-            f"Unknown provider {provider!r}; valid: {valid}.",
-            fields={"provider": [f"unknown; valid: {valid}"]},
-        ) from None
-    try:
-        model = cls.credentials_model.model_validate(dict(credentials or {}))
-    except PydanticError as exc:
-        fields: dict[str, list[str]] = {}
-        for path, message in pydantic_errors(exc, path="credentials"):
-            fields.setdefault(path, []).append(message)
-        raise ValidationError("Invalid credentials.", fields=fields) from None
-    clean = model.model_dump(mode="json", exclude_none=True)
-    for name in cls.credentials_model.secret_fields():  # SecretStr dumps as ****
-        value = getattr(model, name, None)
-        if value is not None and hasattr(value, "get_secret_value"):
-            clean[name] = value.get_secret_value()
-    if cls.credentialless:
-        return {}
-    try:
-        check = cls(clean, endpoint_url or None).validate_credentials()
-    except ProviderError as exc:
-        if exc.code == "endpoint_refused":  # the policy, in the adapter: DNS changed since
-            raise ValidationError(exc.message, fields={"endpoint_url": [exc.message]}) from None
-        reason = f"the endpoint {outbound.reason_for(exc.kind)}"
-        raise ValidationError(
-            f"Could not reach {cls.label} to check the credentials: {reason}.",
-            fields={"credentials": [reason]},
-        ) from None
-    if not check.ok:
-        raise ValidationError(check.reason, fields={"credentials": [check.reason]})
-    return clean
+# --- provider-facing writes (checks: docks/destination.py) ------------------------------
 
 
 def dock_connect(
@@ -342,7 +272,7 @@ def dock_update(
 
     Where a dock's credentials go is part of the credentials: a new
     ``endpoint_url`` (blank included: the provider's own endpoint) is
-    ``_new_destination``'s - it needs ``credentials: full`` and the credentials
+    ``_destination``'s - it needs ``credentials: full`` and the credentials
     entered again in the same call. ``credentials`` without a new endpoint are
     refused: replacing credentials is ``credentials_rotate``.
     """
@@ -365,7 +295,7 @@ def dock_update(
             fields={"credentials": ["only with a new endpoint_url (else: rotate-credentials)"]},
         )
     destination = (
-        _new_destination(actor, dock, str(endpoint_url), credentials, provisioning_credentials)
+        _destination(actor, dock, str(endpoint_url), credentials, provisioning_credentials)
         if moving
         else {}
     )
@@ -382,44 +312,22 @@ def dock_update(
     return dock
 
 
-def _new_destination(
+def _destination(
     actor: Actor,
     dock: Dock,
     endpoint_url: str,
     credentials: Mapping[str, Any] | None,
     provisioning_credentials: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The columns that move a dock to ``endpoint_url``: the endpoint and every
-    credential, entered again and checked live against it.
-
-    Invariant: stored credentials are never sent to a destination they were not
-    entered for. So the caller needs ``credentials: full``; ``credentials`` are
-    required, and ``provisioning_credentials`` too when the dock keeps separate
-    ones (``{}`` drops them); both are checked live at the new endpoint; the
-    credentials a rotation kept for its grace window are erased.
-    """
-    require(actor, dock.org, Area.CREDENTIALS, Level.FULL, obj=dock)
-    endpoint_allowed(endpoint_url)
-    missing: dict[str, list[str]] = {}
-    never = "stored credentials are never sent to a new endpoint"
-    if credentials is None:
-        missing["credentials"] = [f"required with a new endpoint_url: {never}"]
-    if dock.provisioning_credentials and provisioning_credentials is None:
-        missing["provisioning_credentials"] = [
-            f"required with a new endpoint_url: this dock keeps separate provisioning "
-            f"credentials and {never} (an empty object drops them)"
-        ]
-    if missing:
-        raise ValidationError("A new endpoint needs the credentials entered again.", fields=missing)
-    clean = credentials_check(
-        provider=dock.provider, credentials=credentials, endpoint_url=endpoint_url
-    )
-    prov = (
-        credentials_check(
-            provider=dock.provider, credentials=provisioning_credentials, endpoint_url=endpoint_url
-        )
-        if provisioning_credentials
-        else {}
+    """The columns that move a dock to ``endpoint_url``: the endpoint and every credential,
+    entered again and checked live there (``docks.destination``); the credentials a
+    rotation kept for its grace window are erased."""
+    clean, prov = checked_for_new_endpoint(
+        actor=actor,
+        dock=dock,
+        endpoint_url=endpoint_url,
+        credentials=credentials,
+        provisioning_credentials=provisioning_credentials,
     )
     return {
         "endpoint_url": endpoint_url,
