@@ -109,7 +109,15 @@ class ResourceFilterForm(forms.Form):
     dock = forms.ChoiceField(label="Dock", required=False)
     provider = forms.ChoiceField(label="Provider", required=False)
     provisioning_source = forms.ChoiceField(
-        label="Source", required=False, choices=_blank(ProvisioningSource.choices)
+        label="Source",
+        required=False,
+        choices=_blank(
+            [
+                (ProvisioningSource.SST, "Managed by a stack"),
+                (ProvisioningSource.API, "Provisioned alone"),
+                (ProvisioningSource.MANUAL, "Discovered"),
+            ]
+        ),
     )
     provisioning_state = forms.ChoiceField(
         label="State", required=False, choices=_blank(ProvisioningState.choices)

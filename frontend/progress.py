@@ -120,3 +120,28 @@ def step_message(op: Any, resource_name: str | None, event: Any) -> str:
 def _is_stack(op: Any) -> bool:
     stack = getattr(op, "stack", None)
     return stack is None or getattr(stack, "kind", "stack") == "stack"
+
+
+def single_resource_name(op: Any) -> str | None:
+    """A single-resource operation's resource name, from its spec (the row may be gone)."""
+    stack = getattr(op, "stack", None)
+    if stack is None or _is_stack(op) or not isinstance(stack.spec, dict):
+        return None
+    body = (stack.spec.get("resources") or {}).get(SINGLE_KEY) or {}
+    name = (body.get("properties") or {}).get("name") if isinstance(body, dict) else None
+    return str(name) if name else None
+
+
+def operation_target(op: Any) -> str:
+    """What an operation is about, in words: "stack shop", "my-bucket (s3-bucket)",
+    "dock aws-main" for a sync."""
+    if op.stack_name and not op.resource_table and _is_stack(op):
+        return f"stack {op.stack_name}"
+    name = single_resource_name(op)
+    if name and op.resource_type:
+        return f"{name} ({op.resource_type})"
+    if op.resource_type:
+        return str(op.resource_type)
+    if op.kind == "sync" and op.dock is not None:
+        return f"dock {op.dock.name}"
+    return "—"

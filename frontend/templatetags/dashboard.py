@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
 from audit.services import redact
+from frontend.progress import operation_target as _operation_target
 from frontend.progress import summary_words
 
 register = template.Library()
@@ -57,19 +58,96 @@ BADGE_CLASSES = {
 }
 
 
+def _exact(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _time_tag(value: datetime, text: str) -> SafeString:
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), _exact(value), text
+    )
+
+
 @register.filter
 def reltime(value: datetime | None, empty: str = "never") -> SafeString | str:
-    """``<time>`` showing "5 minutes ago", with the exact UTC time on hover."""
+    """``<time>`` showing "5 minutes ago" ("just now" under a minute, never "0 minutes
+    ago"), with the exact UTC time on hover."""
     if not value:
         return empty
     now = timezone.now()
-    exact = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    if value <= now:
-        delta = now - value
-        text = "just now" if delta.total_seconds() < 45 else f"{timesince(value, now)} ago"
+    seconds = (value - now).total_seconds()
+    if abs(seconds) < 60:
+        text = "just now" if seconds <= 0 else "in under a minute"
+    elif seconds < 0:
+        text = f"{timesince(value, now)} ago"
     else:
         text = f"in {timeuntil(value, now)}"
-    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)
+    return _time_tag(value, text)
+
+
+@register.filter
+def next_time(value: datetime | None, empty: str = "—") -> SafeString | str:
+    """When something is due: "in 5 minutes", or "due now" once the time has come."""
+    if not value:
+        return empty
+    now = timezone.now()
+    if (value - now).total_seconds() < 60:
+        return _time_tag(value, "due now")
+    return _time_tag(value, f"in {timeuntil(value, now)}")
+
+
+@register.filter
+def clock(value: datetime | None) -> SafeString | str:
+    """A time of day: UTC with its zone, turned into the browser's local time by app.js
+    (the UTC time stays on hover)."""
+    if not value:
+        return ""
+    utc = value.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{}" data-local="time">{} UTC</time>',
+        value.isoformat(),
+        _exact(value),
+        utc.strftime("%H:%M:%S"),
+    )
+
+
+#: a universal table's name -> (one, many) in words
+TABLE_WORDS = {
+    "servers": ("server", "servers"),
+    "web-services": ("web service", "web services"),
+    "domains": ("domain", "domains"),
+    "databases": ("database", "databases"),
+    "buckets": ("bucket", "buckets"),
+}
+
+
+@register.filter
+def table_title(table: str) -> str:
+    """``web-services`` -> ``Web services`` (as the menu says)."""
+    words = TABLE_WORDS.get(str(table), (str(table), str(table)))[1]
+    return words[:1].upper() + words[1:]
+
+
+@register.filter
+def count_of(n: Any, table: str) -> str:
+    """``1, "servers"`` -> ``1 server``; ``3, "web-services"`` -> ``3 web services``."""
+    one, many = TABLE_WORDS.get(str(table), (str(table), str(table)))
+    return f"{n} {one if n == 1 else many}"
+
+
+@register.filter
+def show(value: Any) -> str:
+    """A value as the dashboard shows it: "—" for nothing, yes/no for booleans, a list
+    as "a, b", a flat mapping as "k=v, k=v" (never Python's True/False/None)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(show(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={show(v)}" for k, v in value.items())
+    return str(value)
 
 
 #: status, state or action values whose words differ from the value (the rest: the value
@@ -144,9 +222,11 @@ def get_item(mapping: Any, key: Any) -> Any:
 
 @register.filter
 def short_value(value: Any) -> str:
-    """A plan diff value on one line."""
+    """A plan diff value on one line ("—" for none, yes/no for booleans)."""
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, dict | list):
         text = json.dumps(value, sort_keys=True, default=str)
     else:
@@ -189,3 +269,56 @@ def type_description(rtype: Any) -> str:
 def summary_text(summary: Any) -> str:
     """``{"created": 2, "rolled_back": 1}`` -> ``2 created, 1 rolled back``."""
     return summary_words(summary)
+
+
+@register.filter
+def operation_target(op: Any) -> str:
+    """What an operation is about, in words (frontend.progress.operation_target)."""
+    return _operation_target(op)
+
+
+@register.filter
+def duration(seconds: Any) -> str:
+    """``3600`` -> ``1 hour``; ``90`` -> ``90 seconds``."""
+    try:
+        n = int(seconds)
+    except (TypeError, ValueError):
+        return str(seconds)
+    for size, one, many in (
+        (86400, "day", "days"),
+        (3600, "hour", "hours"),
+        (60, "minute", "minutes"),
+    ):
+        if n >= size and n % size == 0:
+            k = n // size
+            return f"{k} {one if k == 1 else many}"
+    return f"{n} second{'' if n == 1 else 's'}"
+
+
+#: provisioning_source values (the seed's schema) in words
+SOURCE_WORDS = {"sst": "managed by a stack", "api": "provisioned alone", "manual": "discovered"}
+
+
+@register.filter
+def source_words(row: Any) -> str:
+    """Where a resource comes from: "managed by stack shop", "provisioned alone",
+    "discovered" (by a sync)."""
+    source = getattr(row, "provisioning_source", "") or ""
+    if source == "sst" and getattr(row, "sst_stack_name", ""):
+        return f"managed by stack {row.sst_stack_name}"
+    return SOURCE_WORDS.get(source, badge_words(source) if source else "—")
+
+
+#: a plan's summary keys in words ("2 to create", "3 unchanged")
+PLAN_WORDS = {
+    "create": "to create",
+    "update": "to update",
+    "replace": "to replace",
+    "delete": "to delete",
+    "no-op": "unchanged",
+}
+
+
+@register.filter
+def plan_words(action: Any) -> str:
+    return PLAN_WORDS.get(str(action), badge_words(action))

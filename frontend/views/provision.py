@@ -19,7 +19,7 @@ from docks.adapters.base import Adapter, ResourceType
 from docks.models import UNIVERSAL_MODELS, Dock
 from docks.selectors import provisionable_docks_for
 from frontend.forms import OperationFilterForm
-from frontend.progress import SINGLE_KEY, progress_of, step_message, step_name
+from frontend.progress import progress_of, single_resource_name, step_message, step_name
 from frontend.schema_forms import SchemaForm
 from frontend.templatetags.dashboard import operation_url
 from frontend.views.base import (
@@ -181,7 +181,7 @@ def status_context(actor: Actor, op: Operation, poll_url: str) -> dict[str, Any]
             .filter(pk=op.resource_id)
             .first()
         )
-    name = resource.name if resource is not None else _spec_name(op)
+    name = resource.name if resource is not None else single_resource_name(op)
     for event in events:  # in the member's terms (no engine keys or internal stack names)
         event.label = step_name(op, name, event)  # type: ignore[attr-defined]
         event.text = step_message(op, name, event)  # type: ignore[attr-defined]
@@ -194,16 +194,6 @@ def status_context(actor: Actor, op: Operation, poll_url: str) -> dict[str, Any]
         "can_cancel": not op.is_terminal
         and may(actor, Area.PROVISIONING, Level.FULL, dock_id=op.dock_id),
     }
-
-
-def _spec_name(op: Operation) -> str | None:
-    """The resource's name as its spec gives it (the row may be gone after a delete)."""
-    stack = op.stack
-    if stack is None or not isinstance(stack.spec, dict):
-        return None
-    body = (stack.spec.get("resources") or {}).get(SINGLE_KEY) or {}
-    name = (body.get("properties") or {}).get("name") if isinstance(body, dict) else None
-    return str(name) if name else None
 
 
 @dashboard_view

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from docks.selectors import provisionable_docks_for
@@ -39,7 +40,8 @@ from stackdock.exceptions import ApplicationError, Conflict, NotFound, Validatio
 from stackdock.models import Area, Level
 from stackdock.permissions import Actor, require
 
-LINE = re.compile(r"\(line (\d+)\)")
+LINE = re.compile(r"\s*\(line (\d+)\)")
+AT_LINE = re.compile(r"at line (\d+)")
 #: the editor's example for a new stack, by the provider of the dock it names: resources
 #: that provider offers, the second referring to the first
 EXAMPLES = {
@@ -129,18 +131,42 @@ def stack_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _spec_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """The service's errors as {path, message, line} (line from "(line N)" when YAML)."""
+def _spec_errors(exc: ValidationError, text: str = "") -> list[dict[str, Any]]:
+    """The service's errors as {path, message, line}, sorted by line (errors with no line
+    first: they are about the whole document).
+
+    The line comes from "(line N)" or "at line N" in the message (and is then taken
+    out of it: the editor shows it once, as a link), else from where the path's last
+    resource is written in ``text`` (cycles name no line). A tab in the indentation is
+    said in words, not as YAML's "found character that cannot start any token".
+    """
+    lines = text.splitlines()
     out = []
     for path, messages in (exc.fields or {"": [exc.message]}).items():
         for message in messages:
-            match = LINE.search(message)
-            line = int(match.group(1)) if match else None
-            if line is None:
-                match = re.search(r"at line (\d+)", message)
-                line = int(match.group(1)) if match else None
+            match = LINE.search(message) or AT_LINE.search(message)
+            line = int(match.group(1)) if match else _line_of(lines, path)
+            message = LINE.sub("", message).strip()
+            if "cannot start any token" in message and line and "\t" in _at(lines, line):
+                message = "tabs are not allowed in YAML indentation: indent with spaces"
             out.append({"path": path, "message": message, "line": line})
-    return out
+    return sorted(out, key=lambda e: (e["line"] or 0, e["path"]))
+
+
+def _at(lines: list[str], number: int) -> str:
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _line_of(lines: list[str], path: str) -> int | None:
+    """The line where ``spec.resources.NAME...`` names its resource, if written plainly."""
+    parts = path.removeprefix("spec.").split(".")
+    if len(parts) < 2 or parts[0] != "resources":
+        return None
+    key = re.compile(rf"^\s+{re.escape(parts[1])}\s*:")
+    for number, line in enumerate(lines, start=1):
+        if key.match(line):
+            return number
+    return None
 
 
 def _numbered(text: str, bad: set[int]) -> list[dict[str, Any]]:
@@ -178,7 +204,7 @@ def _editor(request: HttpRequest, stack: Stack | None) -> HttpResponse:
                     on_failure=form.cleaned_data["on_failure"],
                 )
             except (ValidationError, Conflict) as exc:
-                errors = _spec_errors(exc)  # type: ignore[arg-type]
+                errors = _spec_errors(exc, form.cleaned_data["spec"])  # type: ignore[arg-type]
             else:
                 return redirect_to("frontend:stack-plan", saved.name)
         status = 400
@@ -253,7 +279,20 @@ def _plan(
     try:
         return stack_plan(actor=actor, stack=stack), []
     except ValidationError as exc:
-        return None, _spec_errors(exc)
+        return None, _spec_errors(exc, stack.spec_text)
+
+
+def _has_changes(plan: dict[str, Any] | None) -> bool:
+    """Whether a deploy of this plan would change anything at a provider."""
+    summary = (plan or {}).get("summary") or {}
+    return any(summary.get(k) for k in ("create", "update", "replace", "delete"))
+
+
+def _stack_crumbs(stack: Stack) -> list[tuple[str, str]]:
+    return [
+        (reverse("frontend:stacks"), "Stacks"),
+        (reverse("frontend:stack", args=[stack.name]), stack.name),
+    ]
 
 
 def _plan_page(
@@ -267,6 +306,7 @@ def _plan_page(
         {
             "stack": stack,
             "plan": plan,
+            "plan_has_changes": _has_changes(plan),
             "errors": errors,
             "action_error": action_error,
             "can_apply": _can_apply(actor),
@@ -337,6 +377,8 @@ def _confirm_by_name(
             "confirm_name": stack.name,
             "back_url": reverse("frontend:stack", args=[stack.name]),
             "danger": True,
+            "crumbs": _stack_crumbs(stack),
+            "crumb_here": button,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -360,7 +402,8 @@ def stack_destroy_view(request: HttpRequest, name: str) -> HttpResponse:
         act=destroy,
         errors=(Conflict, ValidationError),
         title=f"Destroy stack {stack.name}?",
-        message=f"This deletes the {count} resource(s) the stack manages at their providers "
+        message=f"This deletes the {count} resource{pluralize(count)} the stack manages at "
+        "their providers "
         "(resources with deletion_policy: retain are kept, untracked).",
         button="Destroy",
     )
@@ -420,5 +463,7 @@ def stack_unlock_view(request: HttpRequest, name: str) -> HttpResponse:
             "button": "Unlock",
             "back_url": reverse("frontend:stack", args=[stack.name]),
             "danger": True,
+            "crumbs": _stack_crumbs(stack),
+            "crumb_here": "Unlock",
         },
     )

@@ -32,7 +32,7 @@ def test_search_and_filters_narrow_the_table(login, owner, org, sandbox, htmx):
     assert rows(client.get(f"/dashboard/buckets/?dock={b.pk}", **htmx).content.decode()) == 2
     only_api = client.get("/dashboard/buckets/?provisioning_source=api", **htmx).content.decode()
     assert rows(only_api) == 1 and "logs-a" in only_api
-    assert 'class="badge badge-info">Single resource' in only_api
+    assert 'class="badge badge-info">provisioned alone' in only_api
     assert 'class="badge badge-ok">Provisioned' in only_api
     none = client.get("/dashboard/buckets/?search=zzz", **htmx).content.decode()
     assert "No buckets match these filters." in none

@@ -65,7 +65,7 @@ def test_save_then_plan_shows_colour_coded_creates(login, owner, sandbox_dock):
     assert response["Location"] == "/dashboard/stacks/web/plan/"
     plan = client.get(response["Location"]).content.decode()
     assert plan.count('class="change change-create"') == 2
-    assert "2 create" in plan and 'id="deploy-button"' in plan
+    assert "2 to create" in plan and 'id="deploy-button"' in plan
 
 
 def test_deploy_runs_and_the_stack_page_shows_state_and_a_version(
@@ -85,6 +85,8 @@ def test_deploy_runs_and_the_stack_page_shows_state_and_a_version(
     assert "db</td>" in page and "site</td>" in page
     replan = client.get("/dashboard/stacks/web/plan/").content.decode()
     assert replan.count('class="change change-no-op"') == 2
+    assert "2 unchanged" in replan and "Nothing to change" in replan
+    assert 'id="deploy-button"' not in replan  # a plan with no change offers no deploy
 
 
 def test_second_deploy_while_locked_is_refused_on_the_plan_page(login, owner, sandbox_dock):
@@ -210,3 +212,47 @@ def test_deploying_a_plan_made_stale_by_a_save_asks_to_plan_again(login, owner, 
     stale = client.post("/dashboard/stacks/web/deploy/", {"idempotency_key": "k", "plan": plan_id})
     assert stale.status_code == 409 and "Plan again" in stale.content.decode()
     assert not Operation.objects.filter(kind="deploy").exists()
+
+
+CYCLE = """name: loop
+resources:
+  db:
+    dock: sandbox
+    type: database
+    properties: {name: "${web.name}"}
+  web:
+    dock: sandbox
+    type: server
+    properties: {name: "${db.name}"}
+"""
+
+
+def _errors(html):
+    return re.findall(r"<li>(.*?)</li>", html.split('class="spec-errors"')[1].split("</ul>")[0])
+
+
+def test_editor_errors_show_their_line_once_and_in_order(login, owner, sandbox_dock):
+    html = unescape(save(login(owner), BAD).content.decode())
+    errors = _errors(html)
+    lines = [int(m) for e in errors for m in re.findall(r'href="#L(\d+)"', e)]
+    assert lines == sorted(lines) and len(lines) == len(errors)
+    assert not any("(line " in e for e in errors), errors
+
+
+def test_a_cycle_points_at_the_resource_that_starts_it(login, owner, sandbox_dock):
+    html = unescape(save(login(owner), CYCLE).content.decode())
+    assert "dependency cycle: db -&gt; web -&gt; db" in html or "dependency cycle" in html
+    assert '<a href="#L3">line 3</a>' in html and '<li id="L3" class="bad">' in html
+
+
+def test_a_tab_in_the_indentation_is_said_in_words(login, owner, sandbox_dock):
+    html = unescape(save(login(owner), "name: web\nresources:\n\tdb: {}\n").content.decode())
+    assert "tabs are not allowed in YAML indentation" in html
+    assert "cannot start any token" not in html
+
+
+def test_the_destroy_page_has_a_way_back(login, owner, sandbox_dock):
+    client = login(owner)
+    save(client)
+    html = client.get("/dashboard/stacks/web/destroy/").content.decode()
+    assert '<nav class="crumbs"' in html and 'href="/dashboard/stacks/web/"' in html

@@ -26,6 +26,20 @@
     }
   });
 
+  // <time data-local="time">16:32:19 UTC</time> -> the browser's local time of day
+  // (the exact UTC time stays in the title). Also after htmx swapped in new content.
+  function localTimes(root) {
+    var nodes = (root || document).querySelectorAll("time[data-local]");
+    for (var i = 0; i < nodes.length; i++) {
+      var when = new Date(nodes[i].getAttribute("datetime"));
+      if (!isNaN(when.getTime())) {
+        nodes[i].textContent = when.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+      }
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("htmx:afterSettle", function () { localTimes(document); });
+
   // Buttons that are only needed without JavaScript.
   document.documentElement.classList.add("js");
 })();
