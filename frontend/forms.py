@@ -11,7 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from audit.models import AuditStatus
 from docks.models import ProvisioningSource, ProvisioningState
 from provisioning.models import FailurePolicy, OperationKind, OperationStatus
-from stackdock.models import AREAS, Level
+from stackdock.models import AREAS, LEVEL_RANK, Level
 from stackdock.outbound import validate_endpoint_url
 
 
@@ -21,6 +21,12 @@ class EmailLoginForm(AuthenticationForm):
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Django's says "a correct username": this form asks for an email
+        "invalid_login": "That email and password do not match an account. The password is "
+        "case-sensitive.",
+    }
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
@@ -147,7 +153,17 @@ class OperationFilterForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    operation = search_field("Operation", "prefix, e.g. resource.")
+    who = forms.ChoiceField(
+        label="Who",
+        required=False,
+        choices=[
+            ("people", "People (users and their API tokens)"),
+            ("all", "Everyone, also the system"),
+            ("system", "The system only (syncs, workers, decrypts)"),
+        ],
+        initial="people",
+    )
+    operation = search_field("Operation", "dock.* or resource.provision")
     status = forms.ChoiceField(label="Status", required=False, choices=_blank(AuditStatus.choices))
     actor = search_field("Actor")
     target = search_field("Target")
@@ -178,13 +194,30 @@ class ConfirmNameForm(forms.Form):
 # --- organization settings -------------------------------------------------------------
 
 
+def role_privilege(role: Any) -> tuple[int, int, str]:
+    """A sort key, most privileged first: the levels of every area added up (full 2,
+    read 1), the owner before an admin with the same levels, then the name."""
+    score = sum(LEVEL_RANK.get(Level(role.level(area)), 0) for area in AREAS)
+    return (-score, 0 if role.name == "owner" else 1, role.name)
+
+
+def by_privilege(roles: Any) -> list[Any]:
+    return sorted(roles, key=role_privilege)
+
+
 class MemberAddForm(forms.Form):
+    """A new member's email and role; the role starts at the least privileged one."""
+
     email = forms.EmailField(label="Email")
-    role = forms.ChoiceField(label="Role")
+    role = forms.ChoiceField(label="Role", help_text="Start small: a role can be raised later.")
 
     def __init__(self, *args: Any, roles: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["role"]).choices = [(r.name, r.name) for r in roles]
+        ordered = by_privilege(roles)
+        field = cast(forms.ChoiceField, self.fields["role"])
+        field.choices = [(r.name, r.name) for r in ordered]
+        if ordered:
+            field.initial = ordered[-1].name
 
 
 class MemberRoleForm(forms.Form):
@@ -192,7 +225,9 @@ class MemberRoleForm(forms.Form):
 
     def __init__(self, *args: Any, roles: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ChoiceField, self.fields["role"]).choices = [(r.name, r.name) for r in roles]
+        cast(forms.ChoiceField, self.fields["role"]).choices = [
+            (r.name, r.name) for r in by_privilege(roles)
+        ]
 
 
 LEVEL_CHOICES = [(Level.NONE, "none"), (Level.READ, "read"), (Level.FULL, "full")]

@@ -261,6 +261,8 @@ class SchemaForm(forms.Form):
         path naming no input (or the whole spec) becomes a form-wide error.
         """
         for path, messages in fields.items():
+            if path in ("__all__", "non_field_errors"):  # Django's and DRF's "the whole form"
+                path = ""
             name = path[len(prefix) :] if prefix and path.startswith(prefix) else path
             head, _, rest = name.partition(".")
             target = head if head in self.fields else None

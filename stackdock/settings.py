@@ -107,6 +107,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # the project's 404 page in development too (STACKDOCK_DEBUG_404=1: Django's)
+    "frontend.views.errors.ProjectNotFoundMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -330,6 +332,8 @@ STACKDOCK_LIST_CACHE_SECONDS = env.int(
 )
 #: the sandbox provider exists outside production only
 STACKDOCK_SANDBOX = not PRODUCTION
+#: in development, an unknown URL shows Django's debug page (every URL pattern) only on request
+STACKDOCK_DEBUG_404 = env.bool("STACKDOCK_DEBUG_404", default=False)
 #: where a dock's endpoint override may point (stackdock/outbound.py): host names,
 #: ``*.suffix``, ``*`` (any public host), addresses and networks. Empty turns endpoint
 #: overrides off, the production default; dev and test allow the loopback emulators.

@@ -61,3 +61,5 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+handler404 = "frontend.views.errors.page_not_found"

@@ -322,3 +322,33 @@ PLAN_WORDS = {
 @register.filter
 def plan_words(action: Any) -> str:
     return PLAN_WORDS.get(str(action), badge_words(action))
+
+
+@register.filter
+def by_privilege(items: Any) -> list[Any]:
+    """Roles (or rows with a "role") most privileged first (frontend.forms.role_privilege)."""
+    from frontend.forms import role_privilege
+
+    def key(item: Any) -> tuple[int, int, str]:
+        return role_privilege(item["role"] if isinstance(item, dict) else item)
+
+    return sorted(items, key=key)
+
+
+@register.filter
+def sorted_items(mapping: Any) -> list[tuple[Any, Any]]:
+    """A mapping's items sorted by key (nothing for anything else)."""
+    return sorted(mapping.items(), key=lambda kv: str(kv[0])) if isinstance(mapping, dict) else []
+
+
+@register.filter
+def type_counts(adapter: Any) -> str:
+    """How many resource types a provider offers, the same on every page: "4 resource
+    types, and 1 more in stacks only" (types that fill no universal table, such as a DNS
+    record, are provisioned inside a stack)."""
+    types = list(getattr(adapter, "resource_types", {}).values())
+    alone = sum(1 for t in types if t.table is not None)
+    text = f"{alone} resource type{'' if alone == 1 else 's'}"
+    if len(types) > alone:
+        text += f", and {len(types) - alone} more in stacks only"
+    return text

@@ -7,10 +7,12 @@ services enforce permissions (through ``stackdock.permissions.require``); the
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any
+from urllib.parse import urlparse
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Page, Paginator
@@ -20,12 +22,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from docks.models import UNIVERSAL_MODELS
 from frontend.tenancy import request_actor
 from stackdock.exceptions import ApplicationError, NotFound, PermissionDenied
 from stackdock.models import Area, Level, Membership, Organization
 from stackdock.permissions import Actor
 
 PAGE_SIZE = 25
+TABLE_NAMES = frozenset(UNIVERSAL_MODELS)
 View = Callable[..., HttpResponseBase]
 
 
@@ -59,11 +63,73 @@ def cached_actor(request: HttpRequest) -> Actor | None:
     return request.actor  # type: ignore[attr-defined,no-any-return]
 
 
+#: the choke point's denial ("Your role does not allow full access to provisioning.")
+DENIAL = re.compile(r"does not allow (?P<level>read|full) access to (?P<area>[a-z]+)")
+#: areas a grant on one dock can also open (django-guardian), by the grant's label
+GRANTS: dict[str, str] = {
+    Area.PROVISIONING: "Provision on this dock",
+    Area.DOCKS: "View this dock and its resources",
+    Area.RESOURCES: "View this dock and its resources",
+}
+
+
+def denial_help(exc: ApplicationError, actor: Actor | None) -> dict[str, str] | None:
+    """What a 403 lacked and who can give it, in words: 'This needs provisioning: full
+    in your role (yours has provisioning: read), or the grant "Provision on this dock"
+    on the dock it concerns.' and who can give either."""
+    match = DENIAL.search(exc.message)
+    if match is None:
+        return None
+    area, level = match.group("area"), match.group("level")
+    have = actor.membership.role.level(area) if actor and actor.membership else Level.NONE
+    grant = GRANTS.get(area)
+    needs = f"This needs {area}: {level} in your role (yours has {area}: {have})"
+    needs += f', or the grant "{grant}" on the dock it concerns.' if grant else "."
+    who = "An owner or admin can change your role under Members & roles"
+    who += ", or give the grant on the dock's page, under Grants." if grant else "."
+    return {"needs": needs, "who": who}
+
+
+#: a dashboard section (the first part of the path) -> its list page and name
+SECTIONS = {
+    "docks": ("frontend:docks", (), "All docks"),
+    "stacks": ("frontend:stacks", (), "All stacks"),
+    "operations": ("frontend:operations", (), "All operations"),
+    "provision": ("frontend:provision", (), "Provision something else"),
+    "audit": ("frontend:audit", (), "The audit log"),
+    "settings": ("frontend:members", (), "Members & roles"),
+}
+
+
+def ways_out(request: HttpRequest) -> dict[str, str]:
+    """Where an error page leads: the page the member came from (this site's only), the
+    section the URL belongs to (a table's list for a resource)."""
+    out: dict[str, str] = {}
+    referer = request.META.get("HTTP_REFERER", "")
+    parsed = urlparse(referer)
+    if referer and parsed.netloc == request.get_host() and parsed.path != request.path:
+        out["back_url"] = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    parts = request.path.removeprefix("/dashboard/").split("/")
+    head = parts[0] if parts else ""
+    if head in SECTIONS:
+        name, args, label = SECTIONS[head]
+        out.update(section_url=reverse(name, args=args), section_label=label)
+    elif head in TABLE_NAMES and len(parts) > 2:
+        out.update(
+            section_url=reverse("frontend:resources", args=[head]),
+            section_label=f"All {head.replace('-', ' ')}",
+        )
+    return out
+
+
 def error_page(request: HttpRequest, exc: ApplicationError, status: int) -> HttpResponse:
     template = {403: "frontend/errors/403.html", 404: "frontend/errors/404.html"}.get(
         status, "frontend/errors/error.html"
     )
-    return render(request, template, {"error": exc, "status": status}, status=status)
+    context: dict[str, Any] = {"error": exc, "status": status, **ways_out(request)}
+    if status == 403:
+        context["denial"] = denial_help(exc, getattr(request, "actor", None))
+    return render(request, template, context, status=status)
 
 
 def dashboard_view(view: View) -> View:

@@ -93,6 +93,12 @@ def dock_add_provider(request: HttpRequest, provider: str) -> HttpResponse:
     form = _credentials_form(cls, request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
+        name = (form.data.get("name") or "").strip()
+        if name and docks_for(actor=actor).filter(name=name).exists():
+            # said before the live credential check, not after it
+            form.add_error(
+                "name", f"There is already a dock called {name!r} here: pick another name."
+            )
         if form.is_valid():
             try:
                 dock = services.dock_connect(

@@ -66,8 +66,14 @@ def _provisionable_types(cls: type[Adapter]) -> list[ResourceType]:
 def _resource_type(provider: str, resource_type: str) -> tuple[type[Adapter], ResourceType]:
     cls = _adapter(provider)
     rtype = cls.resource_types.get(resource_type)
-    if rtype is None or rtype.table is None:
-        raise NotFound(f"{provider} has no resource type {resource_type!r} to provision here.")
+    if rtype is not None and rtype.table is None:
+        raise NotFound(
+            f"A {cls.label} {resource_type} is provisioned inside a stack, not alone here "
+            f"(it fills no resource table): write it in a stack, next to what it belongs to."
+        )
+    if rtype is None:
+        alone = ", ".join(t.name for t in _provisionable_types(cls))
+        raise NotFound(f"{cls.label} has no resource type {resource_type!r}. It has: {alone}.")
     return cls, rtype
 
 
@@ -106,7 +112,12 @@ def provision_provider(request: HttpRequest, provider: str) -> HttpResponse:
     return render(
         request,
         "frontend/provision/provider.html",
-        {"adapter": cls, "types": _provisionable_types(cls), "docks": docks},
+        {
+            "adapter": cls,
+            "types": _provisionable_types(cls),
+            "in_stacks": [t for t in cls.resource_types.values() if t.table is None],
+            "docks": docks,
+        },
     )
 
 

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
+from docks.models import UNIVERSAL_MODELS, ProvisioningSource
 from docks.selectors import provisionable_docks_for
 from frontend.forms import ConfirmNameForm, StackForm
 from frontend.views.base import (
@@ -243,12 +244,14 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
     actor = actor_of(request)
     stack = stack_get(actor=actor, name=name)
     lock = StackLock.objects.filter(stack=stack).first()
+    resources = list(StackResource.objects.filter(stack=stack).order_by("name"))
     return render(
         request,
         "frontend/stacks/detail.html",
         {
             "stack": stack,
-            "resources": list(StackResource.objects.filter(stack=stack).order_by("name")),
+            "resources": resources,
+            **_rows_of(actor, stack, {r.name for r in resources}),
             "versions": list(stack.versions.order_by("-number")[:10]),
             "lock": lock,
             "operations": list(operations_for(actor=actor, filters={"stack": stack.name})[:10]),
@@ -257,6 +260,22 @@ def stack_detail(request: HttpRequest, name: str) -> HttpResponse:
             "numbered": _numbered(stack.spec_text, set()),
         },
     )
+
+
+def _rows_of(actor: Actor, stack: Stack, in_state: set[str]) -> dict[str, Any]:
+    """The universal rows this stack manages that need a look: drifted ones, and ones
+    its state no longer has (dropped from the stack; still at the provider)."""
+    drifted, strays = [], []
+    for table, model in UNIVERSAL_MODELS.items():
+        rows = model.objects.visible_to(actor, Area.RESOURCES).filter(
+            provisioning_source=ProvisioningSource.SST, sst_stack_name=stack.name
+        )
+        for row in rows:
+            if row.drift:
+                drifted.append((table, row))
+            if row.sst_resource_id and row.sst_resource_id not in in_state:
+                strays.append((table, row))
+    return {"drifted": drifted, "strays": strays}
 
 
 def _redirect_to_plan(name: str, plan_id: int) -> HttpResponse:

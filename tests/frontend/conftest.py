@@ -37,3 +37,6 @@ def login():
 def htmx():
     """Headers of an htmx request."""
     return {"HTTP_HX_REQUEST": "true"}
+
+
+from tests.api.conftest import client_for, owner_client  # noqa: E402, F401  (API clients)

@@ -30,7 +30,7 @@ def test_audit_page_lists_and_filters_events(login, owner, org, htmx):
     client = login(owner)
     page = client.get("/dashboard/audit/").content.decode()
     assert "<code>resource.provision</code>" in page and "<code>dock.create</code>" in page
-    only = client.get("/dashboard/audit/?operation=resource.", **htmx).content.decode()
+    only = client.get("/dashboard/audit/?operation=resource.*", **htmx).content.decode()
     assert "resource.provision" in only and "dock.create" not in only
     assert (
         "No event matches" in client.get("/dashboard/audit/?actor=nobody", **htmx).content.decode()
@@ -49,7 +49,7 @@ def test_export_csv_and_jsonl_of_the_filtered_events(login, owner, org):
     )
     audit_log(actor=actor, org=org, operation="dock.create")
     client = login(owner)
-    response = client.get("/dashboard/audit/export.csv?operation=resource.")
+    response = client.get("/dashboard/audit/export.csv?operation=resource.*")
     assert response["Content-Type"] == "text/csv"
     assert response["Content-Disposition"].startswith('attachment; filename="audit-acme-')
     rows = list(csv.DictReader(io.StringIO(body(response))))
@@ -153,3 +153,33 @@ def test_member_cannot_revoke_someone_elses_token(login, owner, developer):
     )
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_audit_shows_people_by_default_and_the_system_on_request(login, owner, org, htmx):
+    from stackdock.permissions import Actor
+
+    audit_log(actor=actor_of(owner), org=org, operation="dock.create", target=("dock", "1", "a"))
+    audit_log(actor=Actor.system("sync", org), org=org, operation="dock.sync")
+    client = login(owner)
+    people = client.get("/dashboard/audit/").content.decode()
+    assert "<code>dock.create</code>" in people and "<code>dock.sync</code>" not in people
+    everyone = client.get("/dashboard/audit/?who=all", **htmx).content.decode()
+    assert "<code>dock.create</code>" in everyone and "<code>dock.sync</code>" in everyone
+    system = client.get("/dashboard/audit/?who=system", **htmx).content.decode()
+    assert "<code>dock.create</code>" not in system and "<code>dock.sync</code>" in system
+
+
+def test_the_dashboard_and_the_api_read_operation_filters_alike(login, owner, owner_client, org):
+    audit_log(actor=actor_of(owner), org=org, operation="dock.create", target=("dock", "1", "a"))
+    audit_log(actor=actor_of(owner), org=org, operation="dockyard.thing")
+    client = login(owner)
+    for query, expected in (
+        ("dock.*", {"dock.create"}),
+        ("dock.create", {"dock.create"}),
+        ("dock.", set()),
+        ("dock*", {"dock.create", "dockyard.thing"}),
+    ):
+        page = client.get("/dashboard/audit/", {"operation": query}).content.decode()
+        shown = {op for op in ("dock.create", "dockyard.thing") if f"<code>{op}</code>" in page}
+        api = owner_client.get("/api/v1/audit", {"operation": query}).json()["results"]
+        assert shown == expected == {e["operation"] for e in api} - {"token.create"}, query

@@ -5,6 +5,8 @@ AWS docks talk to a real moto server process; nothing leaves loopback.
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 from guardian.shortcuts import assign_perm
 
@@ -80,7 +82,23 @@ def test_connect_a_sandbox_dock_needs_only_a_name(login, owner, sandbox):
     assert response.status_code == 303
     assert Dock.objects.get().name == "play"
     again = client.post("/dashboard/docks/add/sandbox/", {"name": "play"})
-    assert "already exists" in again.content.decode() and Dock.objects.count() == 1
+    html = unescape(again.content.decode())
+    assert "There is already a dock called 'play' here" in html and Dock.objects.count() == 1
+    assert "__all__" not in html
+
+
+def test_a_taken_dock_name_is_said_before_any_call_to_the_provider(login, owner, sandbox):
+    from tests.factories import DockFactory
+
+    DockFactory(org=owner.org, name="aws-main", provider="aws")
+    # an endpoint nobody answers on: a live check would fail with "could not reach"
+    response = login(owner).post(
+        "/dashboard/docks/add/aws/", {**aws_form("http://127.0.0.1:9"), "name": "aws-main"}
+    )
+    html = unescape(response.content.decode())
+    block = html.split('data-field="name"')[1].split("</div>")[0]
+    assert "There is already a dock called 'aws-main' here" in block
+    assert "reach" not in html.lower() and Dock.objects.count() == 1
 
 
 def test_detail_shows_sync_state_and_never_credentials(login, owner, org, moto):

@@ -211,3 +211,31 @@ def test_api_docs_page_has_no_inline_script_or_style(client):
     script = client.get(script_url[0].replace("&amp;", "&"))
     assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
     assert b"SwaggerUIBundle" in script.content
+
+
+def test_an_unknown_url_gets_the_projects_404_page_even_in_development(
+    login, owner, settings, client
+):
+    settings.DEBUG = True
+    for who in (client, login(owner)):
+        response = who.get(
+            "/dashboard/no-such-page/", HTTP_REFERER="http://testserver/dashboard/docks/"
+        )
+        html = response.content.decode()
+        assert response.status_code == 404
+        assert "There is no page at <code>/dashboard/no-such-page/</code>" in html
+        assert "URLconf" not in html and "DEBUG = True" not in html
+    assert 'href="/dashboard/docks/">Back to where you were' in html  # the member's way out
+    settings.STACKDOCK_DEBUG_404 = True
+    assert "URLconf" in login(owner).get("/nowhere/").content.decode()  # opted in
+
+
+def test_a_stale_object_url_leads_back_to_its_list(login, owner):
+    html = login(owner).get("/dashboard/buckets/999999/").content.decode()
+    assert 'href="/dashboard/buckets/">All buckets' in html
+
+
+def test_login_speaks_of_an_email(client, owner):
+    html = client.post("/accounts/login/", {"username": owner.user.username, "password": "x"})
+    text = re.sub(r"<[^>]+>", " ", html.content.decode())  # what a person reads
+    assert "That email and password do not match" in text and "username" not in text.lower()

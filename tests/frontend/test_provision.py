@@ -66,9 +66,21 @@ def test_types_without_a_table_are_not_offered_alone(login, owner, org):
     DockFactory(org=org, name="aws", provider="aws")
     client = login(owner)
     page = client.get("/dashboard/provision/aws/").content.decode()
-    assert "route53-zone" in page and "route53-record" not in page
-    assert client.get("/dashboard/provision/aws/route53-record/").status_code == 404
+    assert 'href="/dashboard/provision/aws/route53-zone/"' in page
+    assert 'href="/dashboard/provision/aws/route53-record/"' not in page
+    assert "In stacks only: <code>route53-record</code>" in page  # said, with a way there
+    record = client.get("/dashboard/provision/aws/route53-record/")
+    assert record.status_code == 404
+    assert "is provisioned inside a stack, not alone here" in record.content.decode()
     assert client.get("/dashboard/provision/gcp/").status_code == 404
+
+
+def test_every_page_counts_a_providers_types_alike(login, owner, org):
+    DockFactory(org=org, name="aws", provider="aws")
+    client = login(owner)
+    wanted = "4 resource types, and 1 more in stacks only"
+    assert wanted in client.get("/dashboard/provision/").content.decode()
+    assert wanted in client.get("/dashboard/docks/add/").content.decode()
 
 
 def test_provisioning_queues_an_operation_and_redirects_to_its_live_status(

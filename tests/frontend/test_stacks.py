@@ -256,3 +256,22 @@ def test_the_destroy_page_has_a_way_back(login, owner, sandbox_dock):
     save(client)
     html = client.get("/dashboard/stacks/web/destroy/").content.decode()
     assert '<nav class="crumbs"' in html and 'href="/dashboard/stacks/web/"' in html
+
+
+def test_stack_page_shows_outputs_versions_and_drift_of_its_resources(
+    login, owner, sandbox_dock, django_capture_on_commit_callbacks
+):
+    from docks.models import Database
+
+    client = login(owner)
+    save(client)
+    from conftest import actor_of
+    from provisioning.services import stack_deploy
+
+    deploy = stack_deploy(actor=actor_of(owner), stack=Stack.objects.get())
+    assert operation_run(deploy.pk, worker="test") == "succeeded"
+    Database.objects.filter(name="app-db").update(drift={"size": {"old": "s", "new": "m"}})
+    html = unescape(client.get("/dashboard/stacks/web/").content.decode())
+    assert "<code>name</code> app-db" in html  # the outputs
+    assert "<details><summary><strong>v1</strong>" in html and '<pre class="code">' in html
+    assert "Needs a look" in html and "changed outside StackDock: size" in html
