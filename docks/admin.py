@@ -15,6 +15,7 @@ from docks.models import Bucket, Database, Dock, Domain, Server, WebService
 from docks.services import dock_set_credentials
 from stackdock.admin import admin_actor
 from stackdock.exceptions import ValidationError
+from stackdock.utils.forms import EndpointField
 
 
 class JsonSecretField(forms.CharField):
@@ -38,6 +39,13 @@ class JsonSecretField(forms.CharField):
 
 
 class DockAdminForm(forms.ModelForm):
+    endpoint_url = EndpointField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text="Endpoint override (moto, LocalStack, MinIO) on an allow-listed host; "
+        "fixed once the dock exists.",
+    )
     new_credentials = JsonSecretField(
         required=False, help_text="Replace the API credentials (JSON object). Leave empty to keep."
     )

@@ -12,7 +12,7 @@ from audit.models import AuditStatus
 from docks.models import ProvisioningSource, ProvisioningState
 from provisioning.models import FailurePolicy, OperationKind, OperationStatus
 from stackdock.models import AREAS, LEVEL_RANK, Level
-from stackdock.outbound import validate_endpoint_url
+from stackdock.utils.forms import EndpointField
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -47,22 +47,12 @@ def dock_name_field() -> forms.CharField:
     )
 
 
-class EndpointField(forms.URLField):
-    """A URL input that never shows back a value carrying ``user:password@`` (refused by
-    the validator; the password would otherwise sit in the page's HTML)."""
-
-    def bound_data(self, data: Any, initial: Any) -> Any:
-        value = super().bound_data(data, initial)
-        return "" if isinstance(value, str) and "@" in value else value
-
-
 def endpoint_field() -> forms.URLField:
     return EndpointField(
         label="Endpoint override",
         required=False,
         max_length=500,
         assume_scheme="https",
-        validators=[validate_endpoint_url],
         help_text="Only for emulators and compatible services (moto, LocalStack, MinIO) "
         "on a host this installation allows. Leave empty for the real provider.",
     )

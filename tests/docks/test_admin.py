@@ -224,4 +224,5 @@ def test_a_new_dock_in_admin_goes_through_the_outbound_policy(staff, org, endpoi
     assert response.status_code == 200  # the form again, with the error
     errors = " ".join(response.context["adminform"].form.errors.get("endpoint_url", []))
     assert words in errors
+    assert ":pw@" not in response.content.decode()  # a refused password is not shown back
     assert not Dock.objects.exists()
