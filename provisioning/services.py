@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.models import UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
-from provisioning import claims, plans, reach
+from provisioning import claims, limits, plans, reach
 from provisioning.engine.errors import SpecError
 from provisioning.engine.spec import StackSpec, parse_stack
 from provisioning.models import (
@@ -61,15 +61,17 @@ def _spec_error(exc: SpecError, prefix: str = "") -> ValidationError:
     """The engine's errors by field; the message names them ("spec.name: must be ..." or
     "2 problems: ...") in the caller's terms, not the engine's ("errors in stack
     specification" for a single resource's spec)."""
+    errors = limits.capped(exc.errors)  # the first N, then "and 1,234 more errors"
     fields: dict[str, list[str]] = {}
-    for path, message in exc.errors:
+    for path, message in errors:
         fields.setdefault(f"{prefix}{path}" if path else prefix.rstrip(".") or "spec", []).append(
             message
         )
     lines = [f"{path}: {message}" for path, messages in fields.items() for message in messages]
     if not lines:
         return ValidationError(str(exc), fields=fields)
-    text = lines[0] if len(lines) == 1 else f"{len(lines)} problems: " + "; ".join(lines)
+    total = len(exc.errors)  # more than the lines when capped
+    text = lines[0] if total == 1 else f"{total:,} problems: " + "; ".join(lines)
     return ValidationError(text, fields=fields)
 
 
@@ -161,10 +163,14 @@ def _dock_resolver(actor: Actor, org: Organization):  # type: ignore[no-untyped-
     return resolve
 
 
-def stack_parse(*, actor: Actor, org: Organization, doc: Any) -> StackSpec:
+def stack_parse(
+    *, actor: Actor, org: Organization, doc: Any, max_resources: int | None = None
+) -> StackSpec:
     resolver = _dock_resolver(actor, org)
     try:
-        return parse_stack(doc, registry=get_registry(), dock_provider=resolver)
+        return parse_stack(
+            doc, registry=get_registry(), dock_provider=resolver, max_resources=max_resources
+        )
     except SpecError as exc:
         # the engine says "unknown dock 'x'"; say which docks there are instead
         hints = {f"unknown dock {ref!r}": text for ref, text in resolver.unknown.items()}
@@ -181,8 +187,9 @@ def _docks_of(org: Organization, spec: StackSpec) -> list[Dock]:
     return docks
 
 
-def _require_some_provisioning(actor: Actor, org: Organization) -> None:
-    """Before even reading a document: may this actor provision anywhere in ``org``?"""
+def require_stack_author(*, actor: Actor, org: Organization) -> None:
+    """Before even reading a document: may this actor provision anywhere in ``org``?
+    (every entry point that accepts a stack document asks this first: provisioning/limits.py)"""
     if actor.allows(Area.PROVISIONING, Level.FULL) or (
         actor.membership is not None
         and actor.membership.org_id == org.pk
@@ -213,8 +220,9 @@ def stack_save(
     on_failure: str | None = None,
 ) -> Stack:
     """Create or replace a stack's desired spec (validated; nothing is applied)."""
-    _require_some_provisioning(actor, org)
-    spec = stack_parse(actor=actor, org=org, doc=doc)
+    require_stack_author(actor=actor, org=org)
+    limits.check_document_size(limits.document_size(doc))
+    spec = stack_parse(actor=actor, org=org, doc=doc, max_resources=limits.max_resources())
     stack_name = name or spec.name
     if not STACK_NAME.match(stack_name or ""):
         raise ValidationError(
@@ -297,9 +305,10 @@ def stack_plan(
     plans a draft instead of the stored spec, and does not save it as the spec."""
     require(actor, stack.org, Area.PROVISIONING, Level.READ, obj=stack)
     if doc is not None:
-        _require_some_provisioning(actor, stack.org)
+        require_stack_author(actor=actor, org=stack.org)
+        limits.check_document_size(limits.document_size(doc))
     source = stack.spec if doc is None else doc
-    spec = stack_parse(actor=actor, org=stack.org, doc=source)
+    spec = stack_parse(actor=actor, org=stack.org, doc=source, max_resources=limits.max_resources())
     if spec.name != stack.name:
         raise ValidationError(
             f"The spec is named {spec.name!r}, not {stack.name!r}.",

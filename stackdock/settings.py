@@ -393,6 +393,11 @@ LOGGING = {
 }
 #: the sandbox provider's "cloud" (an SQLite file shared by every process)
 STACKDOCK_SANDBOX_DB = env.str("STACKDOCK_SANDBOX_DB", default=str(VAR_DIR / "sandbox.sqlite3"))
+#: a stack document (and the API request carrying it) may be at most this many bytes and
+#: declare at most this many resources; both are checked before it is parsed, after the
+#: actor's permission (provisioning/limits.py)
+STACKDOCK_STACK_MAX_BYTES = env.int("STACKDOCK_STACK_MAX_BYTES", default=1024 * 1024)
+STACKDOCK_STACK_MAX_RESOURCES = env.int("STACKDOCK_STACK_MAX_RESOURCES", default=500)
 #: how often an operation whose worker died is handed to another before it fails
 STACKDOCK_REAP_MAX_ATTEMPTS = env.int("STACKDOCK_REAP_MAX_ATTEMPTS", default=3)
 #: how often every scope's lane lengths are recorded in its audit lane register: events

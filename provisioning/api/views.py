@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from docks.api.views import IDEMPOTENCY_PARAM
 from docks.models import Dock
-from provisioning import selectors, services
+from provisioning import limits, selectors, services
 from provisioning.api.parsers import YAML_PARSERS
 from provisioning.api.serializers import (
     DeployRequestSerializer,
@@ -128,8 +128,26 @@ class OperationViewSet(ApiViewSet):
         return Response(OperationSerializer(op).data)
 
 
+#: the stack actions whose body is a stack document
+DOCUMENT_ACTIONS = ("create", "update")
+
+
 class StackViewSet(ApiViewSet):
     parser_classes = [BoundedJSONParser, *YAML_PARSERS]
+
+    def check_permissions(self, request: Request) -> None:
+        """Permission before cost (provisioning/limits.py): before a document's body is
+        read, the actor must be one who may write stacks in the organization (else 403,
+        whatever the body), and the body must be within the document limit (else 413)."""
+        super().check_permissions(request)
+        if self.action == "plan":  # a draft may ride along: its size is checked unread
+            limits.check_document_size(int(request.META.get("CONTENT_LENGTH") or 0))
+            return
+        if self.action not in DOCUMENT_ACTIONS:
+            return
+        org = self.get_stack(self.kwargs["name"]).org if self.action == "update" else self.org
+        services.require_stack_author(actor=self.actor, org=org)
+        limits.check_document_size(int(request.META.get("CONTENT_LENGTH") or 0))
 
     def get_stack(self, name: str) -> Stack:
         return self.visible_or_denied(
@@ -159,7 +177,9 @@ class StackViewSet(ApiViewSet):
         actor = self.actor
         name = (
             data.get("name")
-            or services.stack_parse(actor=actor, org=self.org, doc=data["spec"]).name
+            or services.stack_parse(
+                actor=actor, org=self.org, doc=data["spec"], max_resources=limits.max_resources()
+            ).name
         )
         taken = Stack.objects.visible_to(org_scope(actor), Area.PROVISIONING).filter(name=name)
         if taken.exists():

@@ -270,15 +270,29 @@ def parse_stack(
     *,
     registry: Registry,
     dock_provider: DockProvider,
+    max_resources: int | None = None,
 ) -> StackSpec:
     """Parse YAML/JSON text (or a parsed mapping) into a checked StackSpec.
 
     ``dock_provider`` maps a dock reference to its provider name and raises
     ``LookupError`` (``KeyError``) for a dock that does not exist (or that the
-    caller may not use). Raises ``SpecError`` (``CycleError`` for a cycle)
-    listing every problem.
+    caller may not use). A document declaring more than ``max_resources``
+    resources is refused before any of them is checked. Raises ``SpecError``
+    (``CycleError`` for a cycle) listing every problem.
     """
     data, positions = load_document(doc)
+    resources = data.get("resources") if isinstance(data, Mapping) else None
+    if max_resources is not None and isinstance(resources, Mapping):
+        if len(resources) > max_resources:
+            raise SpecError(
+                [
+                    (
+                        "resources",
+                        f"at most {max_resources:,} resources per stack document, "
+                        f"got {len(resources):,}",
+                    )
+                ]
+            )
     checker = _Checker(registry, dock_provider)
     stack = checker.check(data)
     if checker.cycle is not None:
