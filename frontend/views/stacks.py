@@ -371,9 +371,11 @@ def _confirm_by_name(
     title: str,
     message: str,
     button: str,
+    items: list[str] | None = None,
 ) -> HttpResponse:
     """A page that asks for the stack's name (GET); on a POST with the right name, ``act()``
-    and its response, or the page again with the message of one of ``errors`` it raised."""
+    and its response, or the page again with the message of one of ``errors`` it raised.
+    ``items`` lists what the act reaches."""
     form = ConfirmNameForm(request.POST if request.method == "POST" else None)
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -398,6 +400,7 @@ def _confirm_by_name(
             "danger": True,
             "crumbs": _stack_crumbs(stack),
             "crumb_here": button,
+            "items": items or [],
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -409,7 +412,13 @@ def stack_destroy_view(request: HttpRequest, name: str) -> HttpResponse:
     stack = stack_get(actor=actor, name=name)
     if not _can_apply(actor):
         require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=stack)
-    count = StackResource.objects.filter(stack=stack).count()
+    records = list(StackResource.objects.filter(stack=stack).order_by("name"))
+    count = len(records)
+    items = [
+        f"{r.name} ({r.type}{f', {r.provider_resource_id}' if r.provider_resource_id else ''})"
+        + (" - kept at the provider (retain)" if r.deletion_policy == "retain" else "")
+        for r in records
+    ]
 
     def destroy() -> HttpResponse:
         op = stack_destroy(actor=actor, stack=stack)
@@ -425,6 +434,7 @@ def stack_destroy_view(request: HttpRequest, name: str) -> HttpResponse:
         "their providers "
         "(resources with deletion_policy: retain are kept, untracked).",
         button="Destroy",
+        items=items,
     )
 
 

@@ -275,3 +275,18 @@ def test_stack_page_shows_outputs_versions_and_drift_of_its_resources(
     assert "<code>name</code> app-db" in html  # the outputs
     assert "<details><summary><strong>v1</strong>" in html and '<pre class="code">' in html
     assert "Needs a look" in html and "changed outside StackDock: size" in html
+
+
+def test_the_destroy_page_lists_every_resource_it_deletes(
+    login, owner, sandbox_dock, django_capture_on_commit_callbacks
+):
+    client = login(owner)
+    save(client)
+    with django_capture_on_commit_callbacks():
+        client.post("/dashboard/stacks/web/deploy/", {"idempotency_key": "d"})
+    assert operation_run(Operation.objects.get(kind="deploy").pk, worker="test") == "succeeded"
+    page = client.get("/dashboard/stacks/web/destroy/").content.decode()
+    items = re.findall(r"<li>(.*?)</li>", page.split('class="confirm-items"')[1].split("</ul>")[0])
+    assert [i.split(" ")[0] for i in items] == ["db", "site"]
+    assert "(database, db-" in items[0] and "(web-service, web-" in items[1]
+    assert "Type <code>web</code> to confirm." in page
