@@ -612,13 +612,17 @@ def _finish(
         if events is not None and events.write() and status != OperationStatus.SUCCEEDED:
             fields["progress_done"] = len(events.done_resources)
         transition(op.pk, OperationStatus.RUNNING, status, **fields)
+        # a cancel someone asked for is the outcome they wanted, not a failure
+        asked = status == OperationStatus.CANCELLED and bool(
+            Operation.objects.filter(pk=op.pk).values_list("cancel_requested", flat=True).first()
+        )
         audit_log(
             actor=Actor.system(f"worker:operation-{op.pk}", op.org),
             org=op.org,
             operation="provisioning.succeeded"
             if status == OperationStatus.SUCCEEDED
             else f"provisioning.{status}",
-            status="success" if status == OperationStatus.SUCCEEDED else "failure",
+            status="success" if status == OperationStatus.SUCCEEDED or asked else "failure",
             target=op,
             metadata={
                 "kind": op.kind,

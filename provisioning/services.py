@@ -433,7 +433,10 @@ def _stack_operation(
             stack=stack,
             stack_name=stack.name,
             targets=list(targets or []),
-            progress_total=len(spec.resources),
+            # a destroy or refresh goes through what state holds, not what the spec says
+            progress_total=len(spec.resources)
+            if kind == OperationKind.DEPLOY
+            else len(_state_names(stack)),
             **({"plan": _plan_of(saved)} if saved is not None else {}),
         )
         if saved is not None:

@@ -369,3 +369,33 @@ def test_an_error_while_recording_the_result_fails_the_operation_with_a_message(
         operation="provisioning.failed", status="failure", target_id=str(op.pk)
     ).exists()
     assert not StackLock.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_cancel_someone_asked_for_is_audited_as_what_they_wanted(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks
+):
+    actor = actor_of(owner)
+    stack = stack_save(actor=actor, org=sandbox_dock.org, doc=STACK)
+    with django_capture_on_commit_callbacks(execute=False):
+        op = stack_deploy(actor=actor, stack=stack)
+    Operation.objects.filter(pk=op.pk).update(cancel_requested=True)  # asked while queued
+    assert run(op).status == "cancelled"
+    event = AuditEvent.objects.get(operation="provisioning.cancelled", target_id=str(op.pk))
+    assert event.status == "success"
+
+
+@pytest.mark.django_db
+def test_a_destroy_counts_what_state_holds_not_what_the_spec_says(
+    owner, sandbox_dock, sandbox, django_capture_on_commit_callbacks
+):
+    actor = actor_of(owner)
+    stack = stack_save(actor=actor, org=sandbox_dock.org, doc=STACK)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert run(stack_deploy(actor=actor, stack=stack)).status == "succeeded"
+    more = STACK + "  extra:\n    dock: sandbox\n    type: bucket\n    properties: {name: extra}\n"
+    stack = stack_save(actor=actor, org=sandbox_dock.org, doc=more)
+    with django_capture_on_commit_callbacks(execute=False):
+        gone = stack_destroy(actor=actor, stack=stack)
+    assert gone.progress_total == 2
+    assert run(gone).status == "succeeded" and gone.progress_done == 2
