@@ -21,7 +21,10 @@ from typing import Any
 from bench.system.loadgen import Target, post_json
 
 TERMINAL = ("succeeded", "failed", "cancelled")
-_EVENT = re.compile(r'<li class="ev">\s*<time[^>]*datetime="([^"]+)"(.*?)</li>', re.S)
+#: an event of the partial: its time (the first <time> inside its <li>) and its text
+_EVENT = re.compile(
+    r'<li class="ev">(?:(?!</li>).)*?<time[^>]*datetime="([^"]+)"[^>]*>(.*?)</li>', re.S
+)
 _TRIGGER = re.compile(r'hx-trigger="every ([0-9.]+)(ms|s)"')
 _TAGS = re.compile(r"<[^>]+>")
 
