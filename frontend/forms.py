@@ -147,11 +147,12 @@ class AuditFilterForm(forms.Form):
         label="Who",
         required=False,
         choices=[
-            ("people", "People (users and their API tokens)"),
-            ("all", "Everyone, also the system"),
-            ("system", "The system only (syncs, workers, decrypts)"),
+            ("people", "People"),
+            ("all", "People and system"),
+            ("system", "System only"),
         ],
         initial="people",
+        help_text="People: users and their API tokens. System: syncs, workers, decrypts.",
     )
     operation = search_field("Operation", "dock.* or resource.provision")
     status = forms.ChoiceField(label="Status", required=False, choices=_blank(AuditStatus.choices))

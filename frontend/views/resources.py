@@ -104,6 +104,8 @@ def resource_detail(request: HttpRequest, table: str, pk: int) -> HttpResponse:
             .filter(name=row.sst_stack_name, kind=StackKind.STACK)
             .first()
         )
+        # a stack's resource is touched by the stack's operations
+        ops = operations_for(actor=actor, filters={"stack": row.sst_stack_name})[:20]
     return render(
         request,
         "frontend/resources/detail.html",
