@@ -16,7 +16,7 @@ from stackdock.exceptions import Conflict, NotFound, ValidationError
 from stackdock.models import Area, Level, Organization
 from stackdock.permissions import Actor, Standing, require, require_rank
 
-CREDENTIAL_PURPOSES = ("validate", "sync", "provision", "rotate", "admin")
+CREDENTIAL_PURPOSES = ("validate", "sync", "provision", "import", "rotate", "admin")
 
 
 def _aad(dock: Dock, field: str) -> str:

@@ -155,6 +155,8 @@ def _refuse_discovered(
         raise Conflict(
             f"{want.type} {key!r} already exists on dock {want.dock.name!r}: sync found it "
             f"({table} row {found.pk}), and StackDock does not take over what it did not "
-            "create. Import it to manage it, or choose another name.",
+            f"create. Import it to manage it: stackdock import {table} {found.pk} (into a "
+            f"stack: --stack NAME --as RESOURCE), POST /api/v1/{table}/{found.pk}/import, "
+            "or Manage with StackDock on its page; or choose another name.",
             fields={"name": ["already exists at the provider"]},
         )

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_log
 from docks.models import UNIVERSAL_MODELS, Dock, ProvisioningSource, ProvisioningState
-from provisioning import claims, limits, plans, reach
+from provisioning import claims, imports, limits, plans, reach
 from provisioning.engine.errors import SpecError
 from provisioning.engine.spec import StackSpec, parse_stack
 from provisioning.models import (
@@ -879,6 +879,31 @@ def resource_delete(
             target=row,
             **_resource_fields(table, row, stack),
         )
+
+
+def resource_import(*, actor: Actor, table: str, row: Any) -> imports.Imported:
+    """Bring a discovered row under management as a single resource: read from its
+    provider (nothing there changes), its state written, the row managed (``api``).
+    Needs ``provisioning: full`` on the row's dock; 409 when it is already managed."""
+    require(actor, row.org, Area.PROVISIONING, Level.FULL, obj=row)
+    return imports.import_single(actor=actor, table=table, row=row)
+
+
+def stack_import(
+    *, actor: Actor, stack: Stack, table: str, row: Any, resource: str
+) -> imports.Imported:
+    """Add a discovered row to ``stack`` as ``resource``: the stored spec gains it with
+    the properties read from its provider, and its state is written. Needs
+    ``provisioning: full`` on the row's dock and on every dock the stack names (as
+    saving the stack does); 409 when it is already managed or the stack is locked."""
+    require(actor, stack.org, Area.PROVISIONING, Level.FULL, obj=row)
+    if row.org_id != stack.org_id:
+        raise NotFound()
+    spec = stack_parse(actor=actor, org=stack.org, doc=stack.spec)
+    _require_provision(actor, stack.org, _docks_of(stack.org, spec))
+    return imports.import_into_stack(
+        actor=actor, stack=stack, table=table, row=row, resource=resource
+    )
 
 
 def dock_sync_request(

@@ -63,3 +63,18 @@ class Conflict(ApplicationError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class NotImportable(Conflict):
+    """A resource at the provider that StackDock cannot describe with its type's spec
+    (so it cannot be imported): the message says what the spec cannot hold."""
+
+    code = "not_importable"
+
+
+class ProviderUnavailable(ApplicationError):
+    """A provider call made while answering the request failed (the message is the
+    adapter's, which never holds a credential)."""
+
+    status_code = 502
+    code = "provider_error"

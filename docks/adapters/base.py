@@ -83,10 +83,21 @@ class AlreadyExists(ProviderError):
     def __init__(self, what: str, *, code: str = "already_exists") -> None:
         super().__init__(
             f"{what} already exists at the provider and was not created by this StackDock "
-            "resource; import it to manage it with StackDock, or choose another name",
+            "resource. To manage it with StackDock, sync the dock and import its row "
+            "(stackdock import TABLE ID [--stack NAME --as RESOURCE], "
+            "POST /api/v1/TABLE/ID/import, or Manage with StackDock on its page); "
+            "or choose another name",
             permanent=True,
             code=code,
         )
+
+
+class NotImportable(ProviderError):
+    """A resource StackDock cannot describe with its type's spec, so cannot import
+    (always permanent): the message says what it has that the spec cannot express."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True, code="not_importable")
 
 
 class SpecModel(BaseModel):
@@ -182,6 +193,21 @@ class ResourceResult:
 
 
 @dataclass
+class ReadBack:
+    """A resource as an import reads it (``Adapter.read_back``).
+
+    ``result`` is what ``read`` returns; ``properties`` the spec properties that
+    describe the resource as it is (the caller validates them with the type's spec
+    model); ``notes`` say, in words, what the provider does not report and what the
+    properties assume instead.
+    """
+
+    result: ResourceResult
+    properties: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class SyncedResource:
     """One resource found by ``sync``: which table it belongs to and its data."""
 
@@ -270,6 +296,13 @@ class Adapter(ABC):
     def sync(self) -> Iterator[SyncedResource]:
         """Every resource of the account that belongs in a universal table."""
         return iter(())
+
+    def read_back(self, resource_type: str, provider_resource_id: str) -> ReadBack | None:
+        """Read an existing resource and describe it as spec properties, for an import
+        (None when it no longer exists). Only reads: nothing at the provider changes.
+        Raises ``NotImportable`` when the resource has something the spec cannot
+        express, so that managing it would change or lose it."""
+        raise NotImportable(f"StackDock cannot import a {self.label} {resource_type} yet")
 
     # --- helpers --------------------------------------------------------
     @classmethod

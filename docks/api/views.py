@@ -24,6 +24,7 @@ from docks.api.serializers import (
 )
 from docks.models import UNIVERSAL_MODELS, Dock
 from provisioning import services as provisioning_services
+from provisioning.api.serializers import ImportedSerializer, ResourceImportSerializer
 from provisioning.registry import get_registry
 from stackdock.api.base import ApiViewSet, parse_int_id, parse_uuid
 from stackdock.api.serializers import ReceiptSerializer
@@ -227,6 +228,13 @@ class ResourceViewSet(ApiViewSet):
         )
         return self.accepted(op)
 
+    def import_resource(self, request: Request, pk: Any) -> Response:
+        self.validated(ResourceImportSerializer)
+        imported = provisioning_services.resource_import(
+            actor=self.actor, table=self.table, row=self.get_row(pk)
+        )
+        return Response(ImportedSerializer(imported).data)
+
     def destroy(self, request: Request, pk: Any) -> Response:
         replay = self.replay()
         if replay is not None:
@@ -270,6 +278,15 @@ def resource_viewset(table: str) -> type[ResourceViewSet]:
             "409 for discovered resources)",
             parameters=[IDEMPOTENCY_PARAM],
             responses={202: ReceiptSerializer},
+        ),
+        "import_resource": extend_schema(
+            tags=tag,
+            operation_id=f"{table.replace('-', '_')}_import",
+            summary="Bring a discovered resource under management as a single resource: "
+            "read from its provider (nothing there changes), its state written; 409 when "
+            "it is already managed or cannot be described by its type's spec",
+            request=None,
+            responses=ImportedSerializer,
         ),
     }
     name = "".join(part.title() for part in table.split("-")) + "ViewSet"

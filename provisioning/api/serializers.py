@@ -321,3 +321,53 @@ class VersionSerializer(serializers.ModelSerializer):
         model = StateVersion
         fields = ["number", "summary", "created_at"]
         read_only_fields = fields
+
+
+# --- import -----------------------------------------------------------------------------------
+class ResourceImportSerializer(InputSerializer):
+    """``POST /{table}/{id}/import`` takes no fields: the resource is read from its provider."""
+
+
+class StackImportSerializer(InputSerializer):
+    table = serializers.ChoiceField(
+        choices=["servers", "web-services", "domains", "databases", "buckets"],
+        help_text="The universal table of the discovered row.",
+    )
+    id = serializers.IntegerField(min_value=1, help_text="The discovered row's id.")
+    resource = serializers.CharField(
+        max_length=63, help_text="The logical name the resource gets in the stack's spec."
+    )
+
+
+class ImportedSerializer(serializers.Serializer):
+    """What an import did: the row now managed, by what, and the properties it read."""
+
+    table = serializers.CharField()
+    id = serializers.IntegerField(source="row.pk")
+    name = serializers.CharField(source="row.name")
+    dock = serializers.CharField(source="row.dock.name")
+    resource_type = serializers.CharField(source="row.resource_type")
+    provisioning_source = serializers.CharField(source="row.provisioning_source")
+    provisioning_state = serializers.CharField(source="row.provisioning_state")
+    stack = serializers.SerializerMethodField(help_text="The stack (null: managed alone).")
+    resource = serializers.SerializerMethodField(help_text="Its name in the stack's spec.")
+    properties = serializers.SerializerMethodField(
+        help_text="The spec properties read from the provider (secret fields masked)."
+    )
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the provider does not report, and what was assumed instead.",
+    )
+
+    def get_stack(self, obj: Any) -> str | None:
+        return None if obj.stack.kind == "single" else obj.stack.name
+
+    def get_resource(self, obj: Any) -> str | None:
+        return None if obj.stack.kind == "single" else obj.resource
+
+    @extend_schema_field(serializers.DictField())
+    def get_properties(self, obj: Any) -> dict[str, Any]:
+        from provisioning.registry import get_registry
+
+        rtype = get_registry().resource_type(obj.row.provider, obj.row.resource_type)
+        return {k: (CENSOR if k in rtype.secret_fields else v) for k, v in obj.properties.items()}

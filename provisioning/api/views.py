@@ -12,11 +12,13 @@ from rest_framework.response import Response
 
 from docks.api.views import IDEMPOTENCY_PARAM
 from docks.models import Dock
+from docks.selectors import resource_get
 from provisioning import limits, selectors, services
 from provisioning.api.parsers import YAML_PARSERS
 from provisioning.api.serializers import (
     DeployRequestSerializer,
     EventsQuerySerializer,
+    ImportedSerializer,
     OperationDetailSerializer,
     OperationFilterSerializer,
     OperationSerializer,
@@ -25,6 +27,7 @@ from provisioning.api.serializers import (
     ProvisionSerializer,
     StackCreateSerializer,
     StackDetailSerializer,
+    StackImportSerializer,
     StackSerializer,
     StackUpdateSerializer,
     TargetsSerializer,
@@ -315,6 +318,33 @@ class StackViewSet(ApiViewSet):
     def unlock(self, request: Request, name: str) -> Response:
         released = services.stack_unlock(actor=self.actor, stack=self.get_stack(name))
         return Response(UnlockSerializer({"released": released}).data)
+
+    @extend_schema(
+        tags=["stacks"],
+        operation_id="stacks_import",
+        summary="Add a discovered resource to the stack under a logical name: its spec "
+        "gains the resource as read from its provider (nothing there changes) and its state "
+        "is written; 409 when it is already managed, the name is taken or the stack locked",
+        request=StackImportSerializer,
+        responses=ImportedSerializer,
+    )
+    def import_resource(self, request: Request, name: str) -> Response:
+        data = self.validated(StackImportSerializer)
+        stack = self.get_stack(name)
+        try:
+            row = resource_get(actor=self.actor, table=data["table"], resource_id=data["id"])
+        except NotFound:
+            raise NotFound(
+                f"No {data['table']} row {data['id']}.", fields={"id": ["not found"]}
+            ) from None
+        imported = services.stack_import(
+            actor=self.actor,
+            stack=stack,
+            table=data["table"],
+            row=row,
+            resource=data["resource"],
+        )
+        return Response(ImportedSerializer(imported).data)
 
     @extend_schema(
         tags=["stacks"],

@@ -50,6 +50,11 @@ def _resource_routes() -> list:
                 viewset.as_view(acts(get="retrieve", patch="partial_update", delete="destroy")),
                 name=f"{table}-detail",
             ),
+            path(
+                f"{table}/<int:pk>/import",
+                viewset.as_view(acts(post="import_resource")),
+                name=f"{table}-import",
+            ),
         ]
     return routes
 
@@ -105,6 +110,7 @@ urlpatterns = [
     _stack_action("destroy_resources", "destroy"),
     _stack_action("refresh"),
     _stack_action("unlock"),
+    _stack_action("import_resource", "import"),
     path(
         "stacks/<str:name>/versions",
         StackViewSet.as_view(acts(get="versions")),

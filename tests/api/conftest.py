@@ -130,7 +130,7 @@ class World:
 
 
 @pytest.fixture
-def world(owner, admin, developer, viewer, outsider) -> World:
+def world(owner, admin, developer, viewer, outsider, sandbox) -> World:
     from provisioning.services import stack_save
 
     org = owner.org

@@ -96,6 +96,19 @@ CASES = [
         lambda w: {"spec": {"size": "large"}},
     ),
     Case("buckets-delete", "DELETE", lambda w: f"buckets/{w.bucket.pk}", acme(202, 403, 403)),
+    # allowed, but the bucket is managed already and the other tables' discovered rows are
+    # gone at the (empty) sandbox: tests/api/test_imports.py imports one that is there
+    Case("buckets-import", "POST", lambda w: f"buckets/{w.bucket.pk}/import", acme(409, 403, 403)),
+    *[
+        Case(
+            f"{t}-import",
+            "POST",
+            lambda w, t=t: f"{t}/{w.rows[t].pk}/import",
+            acme(409, 403, 403),
+        )
+        for t in TABLES
+        if t != "buckets"
+    ],
     # provisioning
     Case(
         "provision",
@@ -136,6 +149,13 @@ CASES = [
     Case("stacks-refresh", "POST", lambda w: "stacks/web/refresh", acme(202, 403, 403)),
     Case("stacks-unlock", "POST", lambda w: "stacks/web/unlock", acme(200, 403, 403)),
     Case("stacks-versions", "GET", lambda w: "stacks/web/versions", acme(200, 200, 200)),
+    Case(
+        "stacks-import",
+        "POST",
+        lambda w: "stacks/web/import",
+        acme(409, 403, 403),
+        lambda w: {"table": "buckets", "id": w.bucket.pk, "resource": "assets"},
+    ),
     # audit
     Case("audit-list", "GET", lambda w: "audit", acme(200, 403, 403, outsider=200)),
     Case(

@@ -271,6 +271,9 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
             (V + f"{table}/<int:pk>", "GET"): api(200, 200, 200, 200, 404),
             (V + f"{table}/<int:pk>", "PATCH"): api(202, 202, 403, 403, 404),
             (V + f"{table}/<int:pk>", "DELETE"): api(202, 202, 403, 403, 404),
+            # allowed, but the victim's rows are managed already (a discovered one is
+            # imported in tests/api/test_imports.py)
+            (V + f"{table}/<int:pk>/import", "POST"): api(409, 409, 403, 403, 404),
         }.items()
     },
     # --- API: provisioning and operations ---------------------------------------------------
@@ -290,6 +293,8 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     (V + "stacks/<str:name>/destroy", "POST"): api(202, 202, 403, 403, 404),
     (V + "stacks/<str:name>/refresh", "POST"): api(202, 202, 403, 403, 404),
     (V + "stacks/<str:name>/unlock", "POST"): api(200, 200, 403, 403, 404),
+    # the body names acme's server row, managed already
+    (V + "stacks/<str:name>/import", "POST"): api(409, 409, 403, 403, 404),
     (V + "stacks/<str:name>/versions", "GET"): api(200, 200, 200, 200, 404),
     # --- API: audit, members, roles, tokens -------------------------------------------------
     (V + "audit", "GET"): api(200, 200, 403, 403, 200),
@@ -535,6 +540,11 @@ BODIES: dict[tuple[str, str], Body] = {
         "spec": {"name": "w1"},
     },
     ("api/v1/stacks", "POST"): lambda v: {"spec": RENAMED_STACK},
+    ("api/v1/stacks/<str:name>/import", "POST"): lambda v: {
+        "table": "servers",
+        "id": v.rows["servers"].pk,
+        "resource": "box",
+    },
     ("api/v1/stacks/<str:name>", "PUT"): lambda v: {"spec": STACK_DOC},
     ("api/v1/members", "POST"): lambda v: {"email": "new@acme.test", "role": "viewer"},
     ("api/v1/members/<int:pk>", "PATCH"): lambda v: {"role": "developer"},

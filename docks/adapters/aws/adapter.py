@@ -13,6 +13,7 @@ from docks.adapters.base import (
     CredentialCheck,
     CredentialsRejected,
     ProviderError,
+    ReadBack,
     ResourceResult,
     ResourceType,
     SpecModel,
@@ -129,6 +130,11 @@ class AwsAdapter(Adapter):
         handler, spec = self._handler(resource_type, spec)
         action = f"deleting {resource_type} {provider_resource_id!r}"
         self._call(action, handler.delete, provider_resource_id, spec)
+
+    def read_back(self, resource_type: str, provider_resource_id: str) -> ReadBack | None:
+        handler, _ = self._handler(resource_type, None)
+        action = f"reading {resource_type} {provider_resource_id!r} to import it"
+        return self._call(action, handler.read_back, provider_resource_id)
 
     def sync(self) -> Iterator[SyncedResource]:
         """EC2 instances, RDS instances, Route 53 zones and S3 buckets.

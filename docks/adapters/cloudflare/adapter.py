@@ -16,6 +16,7 @@ from docks.adapters.base import (
     CredentialCheck,
     CredentialsRejected,
     ProviderError,
+    ReadBack,
     ResourceResult,
     ResourceType,
     SpecModel,
@@ -149,11 +150,18 @@ def _rejection_reason(exc: cloudflare.APIStatusError) -> str:
     return "; ".join(parts) or f"HTTP {exc.status_code}"
 
 
+#: the one call whose answer is not JSON: a Worker's source (read by an import, which
+#: the SDK hands over as bytes)
+_RAW_ANSWERS = ("/content/v2",)
+
+
 def _json_answers_only(response: httpx.Response) -> None:
     """httpx response hook for an endpoint override: Cloudflare's API answers JSON; a
     success in anything else comes from another kind of server (the SDK would fail on
     it with an AttributeError)."""
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if response.request.url.path.endswith(_RAW_ANSWERS):
+        return
     if response.is_success and not (kind == "application/json" or kind.endswith("+json")):
         raise NotAnApi("the answer is not JSON")
 
@@ -361,6 +369,10 @@ class CloudflareAdapter(Adapter):
         valid = self._spec(resource_type, spec) if spec is not None else None
         handler = self._handler(resource_type)
         self._call(lambda: handler.delete(provider_resource_id, valid))
+
+    def read_back(self, resource_type: str, provider_resource_id: str) -> ReadBack | None:
+        handler = self._handler(resource_type)
+        return self._call(lambda: handler.read_back(provider_resource_id))
 
     # --- discovery ------------------------------------------------------------------------
     def sync(self) -> Iterator[SyncedResource]:

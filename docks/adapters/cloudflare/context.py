@@ -8,7 +8,7 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import ProviderError, ResourceResult, SpecModel
+from docks.adapters.base import NotImportable, ProviderError, ReadBack, ResourceResult, SpecModel
 
 _UNKNOWN = object()
 
@@ -99,3 +99,17 @@ class Handler:
 
     def sync(self) -> Iterator[ResourceResult]:
         return iter(())
+
+    # --- import ---------------------------------------------------------------
+    def read_back(self, provider_resource_id: str) -> ReadBack | None:
+        """``read``, and the spec properties that describe what it read."""
+        result = self.read(provider_resource_id, None)
+        if result is None:
+            return None
+        notes: list[str] = []
+        properties = self.spec_from(result, notes)
+        return ReadBack(result=result, properties=properties, notes=notes)
+
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        """The spec properties of a resource as ``read`` described it."""
+        raise NotImportable("StackDock cannot import this kind of Cloudflare resource")

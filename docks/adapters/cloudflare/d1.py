@@ -96,6 +96,14 @@ class D1DatabaseHandler(Handler):
         except cloudflare.NotFoundError:
             return
 
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        notes.append(
+            "Cloudflare does not report a D1 database's primary_location_hint: left out "
+            "(setting it later replaces the database)"
+        )
+        mode = (result.full_api_data.get("read_replication") or {}).get("mode")
+        return {"name": result.outputs["name"], "read_replication": mode}
+
     def sync(self) -> Iterator[ResourceResult]:
         for database in self.client.d1.database.list(account_id=self.account_id):
             if database.uuid:

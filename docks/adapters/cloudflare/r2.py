@@ -92,6 +92,14 @@ class R2BucketHandler(Handler):
         except cloudflare.NotFoundError:
             return
 
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        described = result.full_api_data
+        return {
+            "name": result.outputs["name"],
+            "location_hint": described.get("location"),
+            "storage_class": described.get("storage_class"),
+        }
+
     def sync(self) -> Iterator[ResourceResult]:
         # The SDK returns only ``result``; the cursor is in ``result_info``, so read
         # the raw response for it.

@@ -7,10 +7,10 @@ from typing import Any
 
 import cloudflare
 
-from docks.adapters.base import AlreadyExists, ResourceResult, SpecModel
+from docks.adapters.base import AlreadyExists, NotImportable, ReadBack, ResourceResult, SpecModel
 
 from .context import Handler, api_dict
-from .specs import WorkerSpec
+from .specs import DEFAULT_COMPATIBILITY_DATE, WorkerSpec
 
 MAIN_MODULE = "worker.mjs"
 MODULE_CONTENT_TYPE = "application/javascript+module"
@@ -103,6 +103,49 @@ class WorkerHandler(Handler):
             self.client.workers.scripts.delete(provider_resource_id, account_id=self.account_id)
         except cloudflare.NotFoundError:
             return
+
+    def read_back(self, provider_resource_id: str) -> ReadBack | None:
+        """The script's metadata and its main module's source (``content/v2``): a
+        WorkerSpec is one ES module and a compatibility date, nothing more."""
+        script = self._script(provider_resource_id)
+        if script is None:
+            return None
+        what = f"Worker {provider_resource_id!r}"
+        if script.has_modules is False:
+            raise NotImportable(
+                f"{what} is written in the service-worker format; StackDock manages "
+                "ES module Workers only"
+            )
+        if script.compatibility_flags:
+            raise NotImportable(
+                f"{what} sets compatibility flags ({', '.join(script.compatibility_flags)}), "
+                "which StackDock's Worker spec cannot hold: an update would drop them"
+            )
+        content = self.client.workers.scripts.content.get(
+            provider_resource_id, account_id=self.account_id
+        )
+        kind = content.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind.startswith("multipart/"):
+            raise NotImportable(
+                f"{what} is made of several modules; StackDock manages one-module Workers only"
+            )
+        try:
+            source = content.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise NotImportable(f"{what}'s main module is not UTF-8 text") from None
+        notes = [
+            "StackDock's Worker spec holds the script and its compatibility date only: "
+            "an update uploads the script without bindings (variables, secrets, KV...)"
+        ]
+        date = script.compatibility_date
+        if not date:
+            date = DEFAULT_COMPATIBILITY_DATE
+            notes.append(f"it reports no compatibility date: {date} assumed")
+        return ReadBack(
+            result=self._result(provider_resource_id, script),
+            properties={"name": provider_resource_id, "script": source, "compatibility_date": date},
+            notes=notes,
+        )
 
     def sync(self) -> Iterator[ResourceResult]:
         subdomain = self.ctx.workers_subdomain()

@@ -99,6 +99,9 @@ class ZoneHandler(Handler):
             if BAD_IDENTIFIER not in error_codes(exc):
                 raise
 
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        return {"name": result.outputs["name"], "type": result.full_api_data.get("type", "full")}
+
     def sync(self) -> Iterator[ResourceResult]:
         for zone in self.client.zones.list(account={"id": self.account_id}, per_page=50):
             yield zone_result(zone)

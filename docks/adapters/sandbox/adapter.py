@@ -31,6 +31,7 @@ from docks.adapters.base import (
     CredentialCheck,
     CredentialsModel,
     ProviderError,
+    ReadBack,
     ResourceResult,
     ResourceType,
     SpecModel,
@@ -263,6 +264,16 @@ class SandboxAdapter(Adapter):
             yield SyncedResource(
                 table=rtype.table, resource_type=rtype.name, result=self._result(record)
             )
+
+    def read_back(self, resource_type: str, provider_resource_id: str) -> ReadBack | None:
+        """A sandbox resource is its name and size (fault injection is not imported)."""
+        result = self.read(resource_type, provider_resource_id, None)
+        if result is None:
+            return None
+        properties = {"name": result.outputs["name"]}
+        if result.outputs.get("size") is not None:
+            properties["size"] = result.outputs["size"]
+        return ReadBack(result=result, properties=properties)
 
     # --- helpers -------------------------------------------------------------
     def _get(self, resource_type: str, record_id: str) -> SandboxRecord | None:

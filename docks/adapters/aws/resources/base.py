@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from docks.adapters.base import (
+    NotImportable,
     ProviderError,
+    ReadBack,
     ResourceResult,
     ResourceType,
     SpecModel,
@@ -47,6 +49,21 @@ class ResourceHandler(ABC):
     def sync(self) -> Iterator[SyncedResource]:
         return iter(())
 
+    # --- import ---------------------------------------------------------------
+    def read_back(self, provider_id: str) -> ReadBack | None:
+        """``read``, and the spec properties that describe what it read."""
+        result = self.read(provider_id, None)
+        if result is None:
+            return None
+        notes: list[str] = []
+        properties = self.spec_from(result, notes)
+        return ReadBack(result=result, properties=properties, notes=notes)
+
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        """The spec properties of a resource as ``read`` described it; what the spec
+        cannot hold is left out with a note (or raises ``NotImportable``)."""
+        raise NotImportable(f"StackDock cannot import an AWS {self.resource_type.name}")
+
     # --- helpers ------------------------------------------------------------
     def region_of(self, spec: SpecModel | None) -> str:
         """The spec's region, or the dock's default region."""
@@ -84,6 +101,21 @@ class ResourceHandler(ABC):
             resource_type=self.resource_type.name,
             result=result,
         )
+
+
+def user_tags(
+    tags: dict[str, str], notes: list[str], *, also: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """The tags a spec may hold: those with a reserved prefix (``aws:``, ``stackdock:``)
+    and the keys in ``also`` are left out, with a note naming the reserved ones."""
+    kept = {k: v for k, v in tags.items() if k not in also}
+    reserved = sorted(k for k in kept if k.lower().startswith(("aws:", "stackdock:")))
+    if reserved:
+        notes.append(
+            f"tags {', '.join(reserved)} use a reserved prefix (aws:, stackdock:), which a "
+            "spec cannot hold: left out"
+        )
+    return {k: v for k, v in kept.items() if k not in reserved}
 
 
 def bounded_token(token: str, max_length: int) -> str:

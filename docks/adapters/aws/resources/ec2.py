@@ -18,7 +18,14 @@ from docks.adapters.base import ProviderError, ResourceResult, ResourceType, Syn
 from ..apidata import api_data, dict_to_tags, tags_to_dict
 from ..errors import is_not_found
 from ..specs import Ec2InstanceSpec
-from .base import TOKEN_TAG, ResourceHandler, bounded_token, regional_id, split_regional_id
+from .base import (
+    TOKEN_TAG,
+    ResourceHandler,
+    bounded_token,
+    regional_id,
+    split_regional_id,
+    user_tags,
+)
 
 #: EC2's limit for ClientToken.
 CLIENT_TOKEN_MAX = 64
@@ -111,6 +118,22 @@ class Ec2InstanceHandler(ResourceHandler):
         for region in self.clients.sync_regions():
             for instance in self._instances(region, Filters=filters):
                 yield self.synced(self._result(region, instance))
+
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        described = result.full_api_data
+        tags = tags_to_dict(described.get("Tags"))
+        if "Name" not in tags:
+            notes.append(
+                "it has no Name tag: its name is its instance id "
+                "(an update sets the Name tag to the spec's name)"
+            )
+        return {
+            "name": tags.get("Name") or result.outputs["id"],
+            "image_id": described.get("ImageId"),
+            "instance_type": result.outputs["instance_type"],
+            "region": result.outputs["region"],
+            "tags": user_tags(tags, notes, also=("Name",)),
+        }
 
     # --- helpers ----------------------------------------------------------------
     def _instances(self, region: str, **params: Any) -> Iterator[dict[str, Any]]:

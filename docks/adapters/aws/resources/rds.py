@@ -166,6 +166,23 @@ class RdsInstanceHandler(ResourceHandler):
                 for instance in page.get("DBInstances", []):
                     yield self.synced(self._result(region, instance))
 
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        described = result.full_api_data
+        if not (described.get("MasterUserSecret") or {}).get("SecretArn"):
+            notes.append(
+                "its master password is not kept by AWS Secrets Manager: StackDock leaves "
+                "the password as it is and never sees it"
+            )
+        return {
+            "name": result.outputs["name"],
+            "engine": described.get("Engine"),
+            "engine_version": described.get("EngineVersion"),
+            "instance_class": described.get("DBInstanceClass"),
+            "allocated_storage": described.get("AllocatedStorage"),
+            "master_username": described.get("MasterUsername"),
+            "region": split_regional_id(result.provider_resource_id, self.clients.region)[0],
+        }
+
     # --- helpers ----------------------------------------------------------------
     def _describe(self, region: str, identifier: str) -> dict[str, Any]:
         rds = self.clients.client("rds", region)

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from docks.adapters.base import (
     AlreadyExists,
+    NotImportable,
     ProviderError,
     ResourceResult,
     ResourceType,
@@ -131,6 +132,14 @@ class Route53ZoneHandler(ResourceHandler):
         except ClientError as exc:
             if not is_not_found(exc):
                 raise
+
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        if (result.full_api_data.get("Config") or {}).get("PrivateZone"):
+            raise NotImportable(
+                f"hosted zone {result.outputs['name']!r} is private: StackDock's route53-zone "
+                "is a public zone, so it cannot manage this one"
+            )
+        return {"name": result.outputs["name"]}
 
     def sync(self) -> Iterator[SyncedResource]:
         paginator = self.clients.client("route53").get_paginator("list_hosted_zones")

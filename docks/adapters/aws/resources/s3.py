@@ -18,7 +18,7 @@ from ..apidata import api_data, dict_to_tags, tags_to_dict
 from ..errors import error_code, is_not_found
 from ..regions import partition_for
 from ..specs import S3BucketSpec
-from .base import ResourceHandler
+from .base import ResourceHandler, user_tags
 
 #: get_bucket_location's answers that are not region names.
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
@@ -104,6 +104,17 @@ class S3BucketHandler(ResourceHandler):
                 region = bucket.get("BucketRegion") or self._region(name)
                 yield self.synced(self._result_from(name, region, bucket))
 
+    def spec_from(self, result: ResourceResult, notes: list[str]) -> dict[str, Any]:
+        name, region = result.outputs["name"], result.outputs["region"]
+        # the tags as S3 has them: full_api_data drops keys that look secret
+        tags = self._tags(name, region)
+        return {
+            "name": name,
+            "region": region,
+            "versioning": result.full_api_data.get("Versioning") == "Enabled",
+            "tags": user_tags(tags, notes),
+        }
+
     # --- helpers ----------------------------------------------------------------
     def _region(self, name: str) -> str:
         location = self.clients.client("s3").get_bucket_location(Bucket=name)
@@ -137,12 +148,7 @@ class S3BucketHandler(ResourceHandler):
     def _result(self, name: str, region: str) -> ResourceResult:
         s3 = self.clients.client("s3", region)
         versioning = s3.get_bucket_versioning(Bucket=name)
-        try:
-            tags = tags_to_dict(s3.get_bucket_tagging(Bucket=name).get("TagSet"))
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchTagSet":
-                raise
-            tags = {}
+        tags = self._tags(name, region)
         described = {
             "Name": name,
             "Region": region,
@@ -150,6 +156,15 @@ class S3BucketHandler(ResourceHandler):
             "Tags": tags,
         }
         return self._result_from(name, region, described)
+
+    def _tags(self, name: str, region: str) -> dict[str, str]:
+        try:
+            tagging = self.clients.client("s3", region).get_bucket_tagging(Bucket=name)
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchTagSet":
+                raise
+            return {}
+        return tags_to_dict(tagging.get("TagSet"))
 
     def _result_from(self, name: str, region: str, described: dict[str, Any]) -> ResourceResult:
         endpoint = self._endpoint(name, region)
