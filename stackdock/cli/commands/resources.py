@@ -1,7 +1,9 @@
-"""``resources [TABLE]``, ``update <table> <id> --FIELD VALUE``, ``destroy <table> <id>``."""
+"""``resources [TABLE]``, ``update <table> <id> --FIELD VALUE``, ``destroy <table> <id>``,
+``import <table> <id> [--stack NAME --as RESOURCE]``."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated, Any
 
@@ -260,3 +262,64 @@ def register(app: typer.Typer) -> None:
             timeout=timeout,
             what=f"Destroying {label}",
         )
+
+    @app.command("import")
+    @handles_errors
+    def import_(
+        ctx: typer.Context,
+        table: Annotated[
+            str, typer.Argument(help="servers, web-services, domains, databases or buckets.")
+        ],
+        resource_id: Annotated[int, typer.Argument(help="The discovered row's id.", min=1)],
+        stack: Annotated[
+            str | None,
+            typer.Option("--stack", help="Add it to this stack (with --as) instead of alone."),
+        ] = None,
+        resource: Annotated[
+            str | None,
+            typer.Option("--as", help="Its name in the stack's spec (with --stack)."),
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Bring a resource sync discovered under StackDock's management.
+
+        StackDock reads it from its provider (nothing there changes) and from then on
+        manages it: alone (like a provisioned one: update, destroy), or, with --stack
+        and --as, as a resource of that stack (its spec gains it as read).
+
+        Example: stackdock import buckets 12 --stack site --as assets
+        """
+        out = Output(json_mode=as_json)
+        client = state_of(ctx).client(out)
+        name = table_name(table)
+        if (stack is None) != (resource is None):
+            given, needed = ("--stack", "--as") if resource is None else ("--as", "--stack")
+            raise errors.usage(
+                "Importing into a stack needs both --stack NAME and --as RESOURCE.",
+                fields={needed.lstrip("-"): [f"required with {given}"]},
+            )
+        if stack is None:
+            imported = client.post(f"/{name}/{resource_id}/import")
+        else:
+            body = {"table": name, "id": resource_id, "resource": resource}
+            imported = client.post(f"/stacks/{stack}/import", body)
+        if as_json:
+            out.json(imported)
+            return
+        kind = f"{imported['resource_type']} on {imported['dock']}"
+        what = f"{name}/{resource_id} {imported['name']} ({kind})"
+        if imported.get("stack"):
+            out.print(f"Imported {what} into stack {imported['stack']} as {imported['resource']}.")
+        else:
+            out.print(f"Imported {what}: StackDock manages it now (update, destroy).")
+        for key, value in imported.get("properties", {}).items():
+            out.print(f"  {key}: {_short(value)}")
+        for note in imported.get("notes", []):
+            out.note(f"Note: {note}")
+
+
+def _short(value: Any) -> str:
+    """A property for one line: text over several lines shows its size."""
+    if isinstance(value, str):
+        return value if "\n" not in value else f"({len(value.splitlines())} lines)"
+    return json.dumps(value, sort_keys=True)
