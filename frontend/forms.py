@@ -182,6 +182,47 @@ class ConfirmNameForm(forms.Form):
     confirm_name = forms.CharField(label="Type the name to confirm")
 
 
+# --- import ------------------------------------------------------------------------------
+
+IMPORT_ALONE = "alone"
+IMPORT_INTO_STACK = "stack"
+
+
+class ImportForm(forms.Form):
+    """How to manage a discovered resource: alone, or in a stack under a name."""
+
+    mode = forms.ChoiceField(
+        label="Manage it",
+        widget=forms.RadioSelect,
+        initial=IMPORT_ALONE,
+        choices=[
+            (IMPORT_ALONE, "Alone (update and destroy it from its page)"),
+            (IMPORT_INTO_STACK, "In a stack (its spec gains the resource)"),
+        ],
+    )
+    stack = forms.ChoiceField(label="Stack", required=False)
+    resource = forms.CharField(
+        label="Name in the stack",
+        required=False,
+        max_length=63,
+        help_text="1-63 lowercase letters, digits, - or _, starting with a letter.",
+    )
+
+    def __init__(self, *args: Any, stacks: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["stack"])
+        field.choices = [("", "Choose a stack"), *[(name, name) for name in stacks]]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("mode") == IMPORT_INTO_STACK:
+            if not data.get("stack"):
+                self.add_error("stack", "Choose the stack to add it to.")
+            if not data.get("resource"):
+                self.add_error("resource", "Give it a name in the stack.")
+        return data
+
+
 # --- organization settings -------------------------------------------------------------
 
 

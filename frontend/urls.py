@@ -68,6 +68,11 @@ urlpatterns = [
     re_path(rf"^{TABLES}/(?P<pk>\d+)/$", resources.resource_detail, name="resource"),
     re_path(rf"^{TABLES}/(?P<pk>\d+)/edit/$", resources.resource_edit, name="resource-edit"),
     re_path(
+        rf"^{TABLES}/(?P<pk>\d+)/import/$",
+        resources.resource_import_view,
+        name="resource-import",
+    ),
+    re_path(
         rf"^{TABLES}/(?P<pk>\d+)/destroy/$", resources.resource_destroy, name="resource-destroy"
     ),
 ]

@@ -1,4 +1,5 @@
-"""The universal tables: list (search, filters, pages), detail, update, destroy."""
+"""The universal tables: list (search, filters, pages), detail, update, destroy, and
+import ("Manage with StackDock" on a discovered row)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.shortcuts import render
 from docks.adapters.base import CENSOR
 from docks.models import TABLE_FIELDS, Dock, ProvisioningSource
 from docks.selectors import RESOURCE_FILTERS, resource_get, resources_for
-from frontend.forms import ResourceFilterForm
+from frontend.forms import IMPORT_INTO_STACK, ImportForm, ResourceFilterForm
 from frontend.schema_forms import SchemaForm
 from frontend.views.base import (
     actor_of,
@@ -26,8 +27,20 @@ from frontend.views.base import (
 from provisioning.models import Stack, StackKind
 from provisioning.registry import get_registry
 from provisioning.selectors import operations_for
-from provisioning.services import request_fingerprint, resource_delete, resource_update
-from stackdock.exceptions import ConfirmationRequired, Conflict, ValidationError
+from provisioning.services import (
+    request_fingerprint,
+    resource_delete,
+    resource_import,
+    resource_update,
+    stack_import,
+)
+from stackdock.exceptions import (
+    ApplicationError,
+    ConfirmationRequired,
+    Conflict,
+    PermissionDenied,
+    ValidationError,
+)
 from stackdock.models import Area, Level
 from stackdock.permissions import Actor, require
 
@@ -77,10 +90,25 @@ def _masked_spec(row: Any, rtype: Any) -> dict[str, Any]:
     return {k: (CENSOR if k in secret else v) for k, v in (row.spec or {}).items()}
 
 
+def _discovered(row: Any) -> bool:
+    return row.provisioning_source == ProvisioningSource.MANUAL or not row.provisioning_source
+
+
+def _importable(actor: Actor, row: Any, rtype: Any) -> bool:
+    """Whether to offer "Manage with StackDock" (the service decides again)."""
+    return (
+        _discovered(row)
+        and rtype is not None
+        and row.dock_id is not None
+        and bool(row.provider_resource_id)
+        and may(actor, Area.PROVISIONING, Level.FULL, dock_id=row.dock_id)
+    )
+
+
 def _changeable(actor: Actor, row: Any) -> tuple[bool, str]:
     """Whether to offer update/destroy here, and if not, why (shown to the user)."""
-    if row.provisioning_source == ProvisioningSource.MANUAL or not row.provisioning_source:
-        return False, "Discovered by sync: manage it at its provider."
+    if _discovered(row):
+        return False, "Discovered by sync: StackDock does not manage it until it is imported."
     if row.provisioning_source == ProvisioningSource.SST:
         return False, f"Managed by stack {row.sst_stack_name!r}: change the stack's spec."
     if not may(actor, Area.PROVISIONING, Level.FULL, dock_id=row.dock_id):
@@ -117,6 +145,7 @@ def resource_detail(request: HttpRequest, table: str, pk: int) -> HttpResponse:
             "spec": _masked_spec(row, rtype),
             "operations": list(ops),
             "changeable": changeable and rtype is not None,
+            "importable": _importable(actor, row, rtype),
             "not_changeable_reason": reason,
             "stack": stack,
         },
@@ -213,3 +242,69 @@ def resource_destroy(request: HttpRequest, table: str, pk: int) -> HttpResponse:
         {"table": table, "title": TITLES[table], "row": row, "error": error},
         status=400 if error else 200,
     )
+
+
+def _stacks_to_import_into(actor: Actor) -> list[str]:
+    stacks = Stack.objects.visible_to(actor, Area.PROVISIONING).filter(kind=StackKind.STACK)
+    return list(stacks.order_by("name").values_list("name", flat=True))
+
+
+@dashboard_view
+def resource_import_view(request: HttpRequest, table: str, pk: int) -> HttpResponse:
+    """Confirmation page (GET: what importing means, alone or into a stack); the import
+    itself (POST), which reads the resource and changes nothing at its provider."""
+    actor = actor_of(request)
+    row = resource_get(actor=actor, table=table, resource_id=pk)
+    require(actor, row.org, Area.PROVISIONING, Level.FULL, obj=row)
+    stacks = _stacks_to_import_into(actor)
+    form = ImportForm(request.POST if request.method == "POST" else None, stacks=stacks)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                return _import(actor, table, row, form.cleaned_data)
+            except (ValidationError, Conflict, PermissionDenied) as exc:
+                _form_errors(form, exc)
+            except ApplicationError as exc:  # the provider could not be read
+                form.add_error(None, exc.message)
+    return render(
+        request,
+        "frontend/resources/import.html",
+        {
+            "table": table,
+            "title": TITLES[table],
+            "row": row,
+            "form": form,
+            "has_stacks": bool(stacks),
+            "discovered": _discovered(row),
+        },
+        status=status,
+    )
+
+
+def _import(actor: Actor, table: str, row: Any, data: dict[str, Any]) -> HttpResponse:
+    if data["mode"] == IMPORT_INTO_STACK:
+        stack = (
+            Stack.objects.visible_to(actor, Area.PROVISIONING)
+            .filter(name=data["stack"], kind=StackKind.STACK)
+            .first()
+        )
+        if stack is None:
+            raise ValidationError("Choose a stack.", fields={"stack": ["no such stack"]})
+        stack_import(actor=actor, stack=stack, table=table, row=row, resource=data["resource"])
+        return redirect_to("frontend:stack", stack.name)
+    resource_import(actor=actor, table=table, row=row)
+    return redirect_to("frontend:resource", table, row.pk)
+
+
+def _form_errors(form: ImportForm, exc: ApplicationError) -> None:
+    """A field's error beside the field; anything else above the form."""
+    placed = False
+    for name, messages in (exc.fields or {}).items():
+        if name in ("stack", "resource"):
+            for message in messages:
+                form.add_error(name, message)
+            placed = True
+    if not placed:
+        form.add_error(None, exc.message)

@@ -249,6 +249,9 @@ EXPECT: dict[tuple[str, str], dict[str, Expect]] = {
     (T + "/(?P<pk>\\d+)/$", "POST"): page(200, 200, 200, 200, 404),
     (T + "/(?P<pk>\\d+)/edit/$", "GET"): page(200, 200, 403, 403, 404),
     (T + "/(?P<pk>\\d+)/edit/$", "POST"): page(303, 303, 403, 403, 404),
+    # the victim's rows are managed already: the page says so, and an import is refused
+    (T + "/(?P<pk>\\d+)/import/$", "GET"): page(200, 200, 403, 403, 404),
+    (T + "/(?P<pk>\\d+)/import/$", "POST"): page(400, 400, 403, 403, 404),
     (T + "/(?P<pk>\\d+)/destroy/$", "GET"): page(200, 200, 403, 403, 404),
     (T + "/(?P<pk>\\d+)/destroy/$", "POST"): page(303, 303, 403, 403, 404),
     # --- API: who am I, providers, docks ----------------------------------------------------
@@ -603,6 +606,7 @@ BODIES: dict[tuple[str, str], Body] = {
         "size": "large",
     },
     (T + "/(?P<pk>\\d+)/destroy/$", "POST"): lambda v: {"confirm_name": "row-1"},
+    (T + "/(?P<pk>\\d+)/import/$", "POST"): lambda v: {"mode": "alone"},
 }
 
 
