@@ -270,14 +270,24 @@ def register(app: typer.Typer) -> None:
         table: Annotated[
             str, typer.Argument(help="servers, web-services, domains, databases or buckets.")
         ],
-        resource_id: Annotated[int, typer.Argument(help="The discovered row's id.", min=1)],
+        resource_id: Annotated[
+            int,
+            typer.Argument(
+                help="The discovered row's id (see `stackdock resources --source manual`).",
+                metavar="ID",
+            ),
+        ],
         stack: Annotated[
             str | None,
-            typer.Option("--stack", help="Add it to this stack (with --as) instead of alone."),
+            typer.Option(
+                "--stack", metavar="NAME", help="Add it to this stack (with --as) instead of alone."
+            ),
         ] = None,
         resource: Annotated[
             str | None,
-            typer.Option("--as", help="Its name in the stack's spec (with --stack)."),
+            typer.Option(
+                "--as", metavar="RESOURCE", help="Its name in the stack's spec (with --stack)."
+            ),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
