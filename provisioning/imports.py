@@ -43,7 +43,7 @@ from docks.models import (
     universal_columns,
 )
 from docks.services import dock_credentials
-from provisioning import claims
+from provisioning import claims, limits
 from provisioning.engine.errors import SpecError
 from provisioning.engine.planner import effective
 from provisioning.engine.spec import RESOURCE_NAME
@@ -138,9 +138,13 @@ def import_into_stack(
             "properties": read.clean,
         }
         doc["resources"] = resources
-        stack_parse(actor=actor, org=stack.org, doc=doc)  # the whole document still holds
+        text = _rewritten(doc, locked_stack.spec_text)
+        # the document grown by the import is held to the limits of any stack document,
+        # and must still hold as a whole
+        limits.check_document_size(limits.document_size(text))
+        stack_parse(actor=actor, org=stack.org, doc=doc, max_resources=limits.max_resources())
         locked_stack.spec = doc
-        locked_stack.spec_text = _rewritten(doc, locked_stack.spec_text)
+        locked_stack.spec_text = text
         locked_stack.save(update_fields=["spec", "spec_text", "updated_at"])
         _take(actor, table, locked, read, locked_stack, resource, dock_ref=read.dock.name)
     return _imported(table, row, read, locked_stack, resource)

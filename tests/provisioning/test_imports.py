@@ -250,3 +250,24 @@ def test_import_needs_provisioning_full_on_the_dock_and_another_orgs_row_is_404(
     row.refresh_from_db()
     assert row.provisioning_source == "manual"
     assert not AuditEvent.objects.filter(operation="resource.import").exists()
+
+
+@pytest.mark.django_db
+def test_a_stack_grown_by_an_import_is_held_to_the_document_limits(
+    owner, sandbox_dock, sandbox, settings
+):
+    from provisioning.limits import DocumentTooLarge
+
+    actor = actor_of(owner)
+    stack = stack_save(actor=actor, org=sandbox_dock.org, doc=STACK_WITH_ONE)
+    row = made_elsewhere(sandbox, sandbox_dock)
+    settings.STACKDOCK_STACK_MAX_RESOURCES = 1
+    with pytest.raises(ValidationError, match="at most 1"):
+        stack_import(actor=actor, stack=stack, table="buckets", row=row, resource="logs")
+    settings.STACKDOCK_STACK_MAX_RESOURCES = 500
+    settings.STACKDOCK_STACK_MAX_BYTES = len(stack.spec_text) + 10
+    with pytest.raises(DocumentTooLarge):
+        stack_import(actor=actor, stack=stack, table="buckets", row=row, resource="logs")
+    row.refresh_from_db()
+    assert row.provisioning_source == "manual"
+    assert set(Stack.objects.get(pk=stack.pk).spec["resources"]) == {"web"}
