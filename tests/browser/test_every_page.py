@@ -213,6 +213,7 @@ PAGES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "resource": lambda w: list(_resources(w)),
     "resource-edit": lambda w: [{"table": "buckets", "pk": w["single"].resource_id}],
     "resource-destroy": lambda w: [{"table": "buckets", "pk": w["single"].resource_id}],
+    "resource-import": lambda w: [{"table": "buckets", "pk": w["rows"]["discovered"].pk}],
 }
 
 
